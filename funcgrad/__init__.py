@@ -1,0 +1,18 @@
+"""funcgrad: composable function transformations (grad, vmap, jit) of NumPy programs.
+
+Write pure functions with ``funcgrad.numpy``, then transform them::
+
+    import funcgrad as fg, funcgrad.numpy as fnp
+    print(fg.make_jaxpr(lambda x: fnp.sin(x) * 2.0)(fnp.ones(3)))
+
+This module only re-exports; it must not import numba (it is imported lazily, at first compile).
+"""
+__version__ = "0.1.0"
+
+from funcgrad import config, dtypes, errors, tree_util  # noqa: F401
+from funcgrad.array import Array  # noqa: F401
+from funcgrad.core import ClosedJaxpr, Jaxpr, ShapedArray  # noqa: F401
+from funcgrad.primitives import elementwise as _elementwise  # noqa: F401
+from funcgrad import numpy, lax  # noqa: F401,E402
+from funcgrad.transforms.staging import make_jaxpr  # noqa: F401
+from funcgrad.primitives.elementwise import stop_gradient  # noqa: F401

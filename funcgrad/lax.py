@@ -1,0 +1,4 @@
+"""funcgrad.lax: explicit-shape wrappers of every primitive (no implicit broadcasting or
+promotion), for code that wants exactly one equation per call."""
+from funcgrad.primitives.elementwise import *  # noqa: F401,F403
+from funcgrad.primitives.structural import *  # noqa: F401,F403

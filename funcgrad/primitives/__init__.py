@@ -1,0 +1,2 @@
+"""The closed set of primitives, one module per family. Importing this package registers them."""
+from funcgrad.primitives import elementwise, structural  # noqa: F401

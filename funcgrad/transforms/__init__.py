@@ -1,0 +1,1 @@
+"""Function transformations: each is an interpreter over traced programs."""

@@ -1,0 +1,31 @@
+"""Test configuration: checks on, a private cache directory, hypothesis profiles.
+
+Profiles: ``ci`` (the default: fast) and ``thorough`` (``FUNCGRAD_TEST_PROFILE=thorough``).
+"""
+import os
+import tempfile
+
+os.environ.setdefault("FUNCGRAD_CACHE_DIR", tempfile.mkdtemp(prefix="funcgrad-test-cache-"))
+
+import hypothesis  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import funcgrad as fg  # noqa: E402
+
+hypothesis.settings.register_profile(
+    "ci", max_examples=25, deadline=None, derandomize=True,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow,
+                           hypothesis.HealthCheck.data_too_large])
+hypothesis.settings.register_profile(
+    "thorough", max_examples=300, deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow,
+                           hypothesis.HealthCheck.data_too_large])
+hypothesis.settings.load_profile(os.environ.get("FUNCGRAD_TEST_PROFILE", "ci"))
+
+fg.config.update("enable_checks", True)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
