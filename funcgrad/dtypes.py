@@ -31,7 +31,20 @@ NUMERIC = INTS + INEXACT
 ALL = (bool_,) + NUMERIC
 
 # Lattice nodes: concrete dtypes plus the three weak kinds of Python scalars.
-_WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX = "int", "float", "complex"
+
+
+class _WeakKind:
+    """A lattice node for weakly typed values of one kind. Not a string: NumPy dtypes compare
+    equal to strings such as "float", which would confuse the lattice."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"weak {self.name}"
+
+
+_WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX = _WeakKind("int"), _WeakKind("float"), _WeakKind("complex")
 _EDGES = {
     bool_: [_WEAK_INT],
     _WEAK_INT: [uint8, int8],
@@ -79,11 +92,11 @@ def _join(a, b):
 
 
 def _node_to_dtype(node) -> tuple[np.dtype, bool]:
-    if node == _WEAK_INT:
+    if node is _WEAK_INT:
         return default_int(), True
-    if node == _WEAK_FLOAT:
+    if node is _WEAK_FLOAT:
         return default_float(), True
-    if node == _WEAK_COMPLEX:
+    if node is _WEAK_COMPLEX:
         return default_complex(), True
     return node, False
 
@@ -98,8 +111,8 @@ def result_type(*typed: tuple[np.dtype, bool]) -> tuple[np.dtype, bool]:
     if not typed:
         raise ValueError("result_type requires at least one input")
     node = functools.reduce(_join, (_lattice_node(np.dtype(d), w) for d, w in typed))
-    if isinstance(node, str):
-        dts = {np.dtype(d) for d, _ in typed if _lattice_node(np.dtype(d), True) == node}
+    if isinstance(node, _WeakKind):
+        dts = {np.dtype(d) for d, _ in typed if _lattice_node(np.dtype(d), True) is node}
         if len(dts) == 1:
             return dts.pop(), True
     return _node_to_dtype(node)

@@ -686,7 +686,20 @@ class _StructureMismatch(Exception):
         self.path: list = []            # (kind, obj, child index, treedef node), innermost first
 
 
-class PyTreeDef:
+class _TreeDefSlots:
+    """Storage layout of PyTreeDef, without its immutability guard.
+
+    Nodes are built as instances of this class and then switched to PyTreeDef: plain
+    attribute stores are about twice as fast as going around PyTreeDef.__setattr__, and
+    building treedefs is on the hot path of every transformed call.
+    """
+
+    # _key is (kind, aux, tuple of the children's _key): a nest of plain tuples, so == and
+    # hash() on treedefs recurse in C instead of through Python-level __eq__/__hash__.
+    __slots__ = ("_kind", "_aux", "_children", "_num_leaves", "_num_nodes", "_key", "_hash")
+
+
+class PyTreeDef(_TreeDefSlots):
     """The structure of a pytree: its node types, their aux data and how they nest.
 
     Obtained from ``tree_flatten`` or ``tree_structure``; not constructed directly. Immutable,
@@ -704,7 +717,7 @@ class PyTreeDef:
         {'a': (10, 20), 'b': None}
     """
 
-    __slots__ = ("_kind", "_aux", "_children", "_num_leaves", "_num_nodes", "_hash")
+    __slots__ = ()
 
     def __init__(self, *args, **kwargs):
         raise TypeError("PyTreeDef cannot be constructed directly; "
@@ -824,12 +837,17 @@ class PyTreeDef:
             return True
         if not isinstance(other, PyTreeDef):
             return NotImplemented
-        if (self._kind is not other._kind or self._num_leaves != other._num_leaves
-                or self._num_nodes != other._num_nodes):
+        if self._num_leaves != other._num_leaves or self._num_nodes != other._num_nodes:
             return False
-        if not _aux_equal(self._kind, self._aux, other._aux):
+        h1, h2 = self._hash, other._hash
+        if h1 is not None and h2 is not None and h1 != h2:
             return False
-        return self._children == other._children
+        try:
+            return self._key == other._key
+        except Exception as e:  # e.g. numpy arrays as aux data: ambiguous truth value
+            raise TypeError(f"cannot compare PyTreeDefs: some aux data does not support == "
+                            f"returning a bool ({e}); aux data of pytree nodes must be "
+                            "hashable values such as tuples, strings or numbers") from None
 
     def __ne__(self, other) -> bool:
         eq = self.__eq__(other)
@@ -839,14 +857,9 @@ class PyTreeDef:
         h = self._hash
         if h is None:
             try:
-                aux_hash = hash(self._aux)
-            except TypeError as e:
-                raise TypeError(
-                    f"PyTreeDef is not hashable: the aux data of a {self._kind.name} node is not "
-                    f"hashable ({e}). Aux data of pytree nodes must be hashable; make that "
-                    "field a pytree child or convert it to a hashable value (e.g. a tuple)."
-                ) from None
-            h = hash((id(self._kind), aux_hash, self._children))
+                h = hash(self._key)
+            except TypeError:
+                _raise_unhashable(self)
             _set_hash(self, h)
         return h
 
@@ -863,39 +876,56 @@ class PyTreeDef:
 
 
 _new_object = object.__new__
-_set_kind = PyTreeDef._kind.__set__
-_set_aux = PyTreeDef._aux.__set__
-_set_children = PyTreeDef._children.__set__
-_set_num_leaves = PyTreeDef._num_leaves.__set__
-_set_num_nodes = PyTreeDef._num_nodes.__set__
-_set_hash = PyTreeDef._hash.__set__
+_set_hash = _TreeDefSlots._hash.__set__
 
 
 def _make_node(kind, aux, children: tuple) -> PyTreeDef:
-    # hot path: the slot setters bypass the immutability guard in __setattr__
-    td = _new_object(PyTreeDef)
+    td = _new_object(_TreeDefSlots)
     num_leaves = 0
     num_nodes = 1
     for c in children:
         num_leaves += c._num_leaves
         num_nodes += c._num_nodes
-    _set_kind(td, kind)
-    _set_aux(td, aux)
-    _set_children(td, children)
-    _set_num_leaves(td, num_leaves)
-    _set_num_nodes(td, num_nodes)
-    _set_hash(td, None)
+    td._kind = kind
+    td._aux = aux
+    td._children = children
+    td._num_leaves = num_leaves
+    td._num_nodes = num_nodes
+    td._key = (kind, aux, tuple([c._key for c in children]))
+    td._hash = None
+    td.__class__ = PyTreeDef
     return td
 
 
 # every leaf shares this one treedef node
-_LEAF = _new_object(PyTreeDef)
-_set_kind(_LEAF, None)
-_set_aux(_LEAF, None)
-_set_children(_LEAF, ())
-_set_num_leaves(_LEAF, 1)
-_set_num_nodes(_LEAF, 1)
-_set_hash(_LEAF, hash("funcgrad.tree_util.leaf"))
+_LEAF = _new_object(_TreeDefSlots)
+_LEAF._kind = None
+_LEAF._aux = None
+_LEAF._children = ()
+_LEAF._num_leaves = 1
+_LEAF._num_nodes = 1
+_LEAF._key = "*"
+_LEAF._hash = hash("funcgrad.tree_util.leaf")
+_LEAF.__class__ = PyTreeDef
+
+
+def _raise_unhashable(td: PyTreeDef):
+    # find the first node whose aux data cannot be hashed, to name its type in the error
+    stack = [td]
+    while stack:
+        node = stack.pop()
+        if node._kind is None:
+            continue
+        try:
+            hash(node._aux)
+        except TypeError as e:
+            raise TypeError(
+                f"PyTreeDef is not hashable: the aux data of a {node._kind.name} node is not "
+                f"hashable ({e}). Aux data of pytree nodes must be hashable; make that value "
+                "a pytree child or convert it to a hashable value (e.g. a tuple)."
+            ) from None
+        stack.extend(reversed(node._children))
+    raise TypeError(f"PyTreeDef is not hashable: {td!r}")
 
 
 def _leaf_treedef() -> PyTreeDef:

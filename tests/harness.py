@@ -1,0 +1,158 @@
+"""The spec-table harness shared by the per-family test files.
+
+A spec names a funcgrad function, its NumPy reference, how to draw its arguments (shapes,
+dtypes and a value domain), and tolerances. ``check_spec`` then checks, on hypothesis-drawn
+inputs:
+  * forward values against the NumPy reference (computed in float64 where the input is float);
+  * the result dtype against the expected funcgrad dtype;
+  * abstract evaluation (``make_jaxpr`` output avals) against the eager result's shape/dtype,
+    and that evaluating the staged jaxpr reproduces the eager result.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+from hypothesis import strategies as st
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+
+F32, F64 = np.dtype("float32"), np.dtype("float64")
+I32, I64, U8, U32 = (np.dtype(t) for t in ("int32", "int64", "uint8", "uint32"))
+BOOL = np.dtype("bool")
+FLOATS = (F32, F64)
+INTS = (I32, I64)
+
+# Awkward shapes always worth trying: scalars, size-1 and size-0 dims, odd sizes.
+AWKWARD_SHAPES = [(), (1,), (0,), (3,), (1, 1), (2, 3), (45, 65), (1, 4, 1), (2, 0, 3)]
+
+
+def shapes(min_dims=0, max_dims=3, min_side=0, max_side=5):
+    """Hypothesis strategy: shapes, biased towards the awkward ones."""
+    awkward = [s for s in AWKWARD_SHAPES if min_dims <= len(s) <= max_dims
+               and all(min_side <= d for d in s) and all(d <= max(max_side, 65) for d in s)]
+    drawn = st.lists(st.integers(min_side, max_side), min_size=min_dims,
+                     max_size=max_dims).map(tuple)
+    return st.one_of(st.sampled_from(awkward), drawn) if awkward else drawn
+
+
+# Value domains: (low, high) for floats; functions with restricted domains pick one.
+DOMAINS = {
+    "real": (-3.0, 3.0),
+    "positive": (0.1, 4.0),
+    "unit": (-0.95, 0.95),        # asin, acos, atanh, erfinv
+    "ge1": (1.05, 4.0),           # acosh
+    "small": (-1.5, 1.5),         # tan, exp of large values
+    "nonzero": (0.2, 3.0),        # divisors (random sign applied)
+}
+
+
+def _values(shape, dtype, domain, data_seed):
+    rng = np.random.default_rng(data_seed)
+    dtype = np.dtype(dtype)
+    if dtype == BOOL:
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        lo, hi = (1, 6) if domain in ("positive", "nonzero", "ge1") else (
+            (0, 6) if dtype.kind == "u" else (-5, 6))
+        out = rng.integers(lo, hi, size=shape).astype(dtype)
+        if domain == "nonzero" and dtype.kind == "i":
+            out = out * rng.choice(np.array([-1, 1], dtype), size=shape)
+        return out
+    lo, hi = DOMAINS[domain]
+    out = rng.uniform(lo, hi, size=shape)
+    if domain == "nonzero":
+        out = out * rng.choice([-1.0, 1.0], size=shape)
+    return out.astype(dtype)
+
+
+def arrays(shape, dtype, domain="real"):
+    """Hypothesis strategy: a NumPy array of ``shape``/``dtype`` with values in ``domain``."""
+    return st.integers(0, 2**31 - 1).map(lambda seed: _values(shape, dtype, domain, seed))
+
+
+@dataclasses.dataclass
+class Spec:
+    """One line of a spec table."""
+    name: str
+    fg_fn: Callable
+    np_fn: Callable
+    nargs: int = 1
+    dtypes: tuple = FLOATS
+    domain: str | tuple = "real"          # one domain, or one per argument
+    shapes: Any = None                    # strategy of tuples of shapes; default: broadcastable
+    rtol: float | None = None
+    atol: float | None = None
+    kwargs: Any = None                    # strategy of keyword arguments (static), or None
+    expected_dtype: Callable | None = None  # (input dtypes) -> dtype; default: compare to NumPy's
+
+    def __repr__(self):
+        return self.name
+
+
+def default_tolerance(dtype):
+    return {F32: (2e-5, 1e-5), F64: (1e-11, 1e-12)}.get(np.dtype(dtype), (0, 0))
+
+
+def args_strategy(spec: Spec):
+    """Draws ``(args, kwargs)`` for a spec."""
+    def build(draw):
+        dtype = draw(st.sampled_from(spec.dtypes))
+        if spec.shapes is not None:
+            shps = draw(spec.shapes)
+        else:
+            shp = draw(shapes())
+            shps = tuple(shp for _ in range(spec.nargs))
+        doms = spec.domain if isinstance(spec.domain, tuple) else (spec.domain,) * spec.nargs
+        args = [draw(arrays(s, dtype, d)) for s, d in zip(shps, doms)]
+        kwargs = draw(spec.kwargs) if spec.kwargs is not None else {}
+        return args, kwargs
+    return st.composite(lambda draw: build(draw))()
+
+
+def assert_close(actual, expected, rtol, atol, err_msg=""):
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    assert actual.shape == expected.shape, f"{err_msg}: shape {actual.shape} vs {expected.shape}"
+    if expected.dtype.kind in "fc":
+        np.testing.assert_allclose(actual.astype(np.float64) if actual.dtype.kind != "c" else actual,
+                                   expected, rtol=rtol, atol=atol, err_msg=err_msg,
+                                   equal_nan=True)
+    else:
+        np.testing.assert_array_equal(actual, expected, err_msg=err_msg)
+
+
+def reference(spec: Spec, args, kwargs):
+    """The NumPy reference, in float64 for float inputs (so float32 results are checked
+    against a more precise answer), cast back to the expected dtype's kind."""
+    up = [a.astype(np.float64) if a.dtype == F32 else a for a in args]
+    with np.errstate(all="ignore"):
+        return spec.np_fn(*up, **kwargs)
+
+
+def check_spec(spec: Spec, args, kwargs):
+    """Forward vs NumPy, dtype, abstract eval vs eager, staged eval vs eager."""
+    out = spec.fg_fn(*args, **kwargs)
+    ref = reference(spec, args, kwargs)
+    outs = out if isinstance(out, (tuple, list)) else (out,)
+    refs = ref if isinstance(ref, (tuple, list)) else (ref,)
+    in_dtypes = [np.asarray(a).dtype for a in args]
+    tol_dtype = in_dtypes[0] if in_dtypes else F32
+    rtol0, atol0 = default_tolerance(tol_dtype)
+    rtol = spec.rtol if spec.rtol is not None else rtol0
+    atol = spec.atol if spec.atol is not None else atol0
+    for o, r in zip(outs, refs):
+        assert isinstance(o, fg.Array), f"{spec.name} returned {type(o)}, not a funcgrad Array"
+        if spec.expected_dtype is not None:
+            want = np.dtype(spec.expected_dtype(*in_dtypes))
+            assert o.dtype == want, f"{spec.name}: dtype {o.dtype}, expected {want}"
+        assert_close(o, r, rtol, atol, err_msg=f"{spec.name}{tuple(a.shape for a in args)}")
+    # Staged mode: the same shapes/dtypes, and evaluating the jaxpr gives the same values.
+    closed = fg.make_jaxpr(lambda *a: spec.fg_fn(*a, **kwargs))(*args)
+    assert [a.shape for a in closed.out_avals] == [o.shape for o in outs], spec.name
+    assert [a.dtype for a in closed.out_avals] == [o.dtype for o in outs], spec.name
+    staged = closed(*args)
+    for s, o in zip(staged, outs):
+        assert_close(s, o, 0, 0, err_msg=f"{spec.name} staged vs eager")
