@@ -9,7 +9,7 @@ This module only re-exports; it must not import numba (it is imported lazily, at
 """
 __version__ = "0.1.0"
 
-from funcgrad import config, dtypes, errors, tree_util  # noqa: F401
+from funcgrad import config, dtypes, errors, source_info, tree_util  # noqa: F401
 from funcgrad.array import Array  # noqa: F401
 from funcgrad.core import ClosedJaxpr, Jaxpr, ShapedArray  # noqa: F401
 from funcgrad.primitives import elementwise as _elementwise  # noqa: F401

@@ -128,7 +128,8 @@ class Literal:
         self.aval = aval
 
     def __repr__(self):
-        return f"Literal({self.val!r}:{self.aval.str_short()})"
+        from funcgrad import pretty
+        return f"Literal({pretty.pp_literal(self)})"
 
 
 class Eqn:

@@ -7,7 +7,7 @@
     See docs/errors.md#<ClassName>
 
 Each class docstring holds a wrong-code / right-code example; docs/errors.md is generated
-from them (``python -m funcgrad.errors > docs/errors.md``).
+from them (``python -m funcgrad.docs_errors > docs/errors.md``).
 """
 from __future__ import annotations
 
@@ -155,7 +155,3 @@ def render_docs() -> str:
         parts.append(f'<a id="{cls.__name__}"></a>\n## {cls.__name__}\n')
         parts.append(inspect.cleandoc(cls.__doc__) + "\n")
     return "\n".join(parts)
-
-
-if __name__ == "__main__":
-    print(render_docs())

@@ -190,7 +190,7 @@ _registry_lock = threading.Lock()
 
 
 def _type_name(t: type) -> str:
-    return getattr(t, "__qualname__", None) or getattr(t, "__name__", repr(t))
+    return getattr(t, "__name__", None) or repr(t)
 
 
 def _join(parts: list[str]) -> str:
@@ -694,7 +694,7 @@ class _TreeDefSlots:
     building treedefs is on the hot path of every transformed call.
     """
 
-    # _key is (kind, aux, tuple of the children's _key): a nest of plain tuples, so == and
+    # _key is (kind, aux, *children's _key), "*" for a leaf: a nest of plain tuples, so == and
     # hash() on treedefs recurse in C instead of through Python-level __eq__/__hash__.
     __slots__ = ("_kind", "_aux", "_children", "_num_leaves", "_num_nodes", "_key", "_hash")
 
@@ -883,15 +883,17 @@ def _make_node(kind, aux, children: tuple) -> PyTreeDef:
     td = _new_object(_TreeDefSlots)
     num_leaves = 0
     num_nodes = 1
+    keys = []
     for c in children:
         num_leaves += c._num_leaves
         num_nodes += c._num_nodes
+        keys.append(c._key)
     td._kind = kind
     td._aux = aux
     td._children = children
     td._num_leaves = num_leaves
     td._num_nodes = num_nodes
-    td._key = (kind, aux, tuple([c._key for c in children]))
+    td._key = (kind, aux, *keys)
     td._hash = None
     td.__class__ = PyTreeDef
     return td
@@ -971,7 +973,13 @@ def _build(td: PyTreeDef, next_leaf) -> Any:
     kind = td._kind
     if kind is None:
         return next_leaf()
-    return kind.unflatten(td._aux, [_build(c, next_leaf) for c in td._children])
+    # leaves are taken inline and lists/tuples built directly: saves a call per leaf/node
+    children = [next_leaf() if c._kind is None else _build(c, next_leaf) for c in td._children]
+    if kind is _LIST:
+        return children
+    if kind is _TUPLE:
+        return tuple(children)
+    return kind.unflatten(td._aux, children)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1266,8 +1274,8 @@ def _flatten_up_to(treedef: PyTreeDef, tree, context: str | None) -> list:
 # --------------------------------------------------------------------------------------------
 
 def _ordinal_context(fname: str, i: int) -> str:
-    return (f"{fname}: the tree at position {i + 1} (rest[{i - 1}]) does not have the "
-            "structure of the first tree (the first tree's structure must be a prefix of it)")
+    return (f"{fname}: tree argument {i + 1} (rest[{i - 1}]) does not have the first tree's "
+            "structure as a prefix")
 
 
 def tree_map(f: Callable[..., Any], tree: Any, *rest: Any,
@@ -1446,16 +1454,18 @@ def tree_transpose(outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None,
         >>> tree_transpose(outer, inner, [{'a': 1, 'b': 2}, {'a': 3, 'b': 4}])
         {'a': [1, 3], 'b': [2, 4]}
     """
-    inner_trees = _flatten_up_to(outer_treedef, pytree_to_transpose,
-                                 "tree_transpose: the tree does not match outer_treedef")
+    context = "tree_transpose: the tree does not have structure outer_treedef.compose(" \
+              "inner_treedef)"
     if inner_treedef is None:
+        inner_trees = _flatten_up_to(outer_treedef, pytree_to_transpose, context)
         if not inner_trees:
             raise ValueError("tree_transpose: cannot infer inner_treedef when outer_treedef has "
                              "no leaves; pass inner_treedef explicitly")
         inner_treedef = tree_structure(inner_trees[0])
-    rows = [_flatten_up_to(inner_treedef, t, "tree_transpose: an inner tree does not match "
-                           "inner_treedef") for t in inner_trees]
-    columns = [[row[j] for row in rows] for j in range(inner_treedef.num_leaves)]
+    # matching against the composed structure gives mismatch errors the full key path
+    flat = _flatten_up_to(outer_treedef.compose(inner_treedef), pytree_to_transpose, context)
+    n = inner_treedef.num_leaves
+    columns = [flat[j::n] for j in range(n)]
     return inner_treedef.unflatten([outer_treedef.unflatten(col) for col in columns])
 
 

@@ -168,13 +168,15 @@ def promote_dtypes_inexact(op: str, *args):
     return [convert_to(a, dt) for a in args]
 
 
-def broadcast_shapes(op: str, *shapes) -> tuple[int, ...]:
+def broadcast_shapes(op: str, *shapes, avals=None) -> tuple[int, ...]:
+    """NumPy's broadcast of ``shapes``; a ShapeError naming ``op`` (and ``avals``) if none."""
     nd = max((len(s) for s in shapes), default=0)
     out = []
     for i in range(nd):
         sizes = {s[i - nd + len(s)] for s in shapes if i - nd + len(s) >= 0} - {1}
         if len(sizes) > 1:
-            shown = ", ".join(f"[{','.join(map(str, s))}]" for s in shapes)
+            shown = (", ".join(a.str_short() for a in avals) if avals else
+                     ", ".join(f"[{','.join(map(str, s))}]" for s in shapes))
             raise errors.shape_error(
                 op, f"shapes {shown} cannot be broadcast together (dimension {i - nd} has sizes "
                 f"{sorted(sizes)}).",
@@ -194,10 +196,11 @@ def broadcast_to_shape(x, shape):
 
 def promote_shapes(op: str, *args):
     """Broadcasts every argument to the common shape (NumPy rules)."""
-    shapes = [aval_of(a).shape for a in args]
+    avals = [aval_of(a) for a in args]
+    shapes = [a.shape for a in avals]
     if all(s == shapes[0] for s in shapes):
         return list(args)
-    target = broadcast_shapes(op, *shapes)
+    target = broadcast_shapes(op, *shapes, avals=avals)
     return [broadcast_to_shape(a, target) for a in args]
 
 

@@ -4,12 +4,14 @@ Params are static and hashable (tuples of ints), arrays are positional operands.
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
-from funcgrad import errors
+from funcgrad import core, dtypes, errors
+from funcgrad.array import Array
 from funcgrad.core import Primitive, ShapedArray
-from funcgrad.primitives._helpers import fmt  # noqa: F401
-
+from funcgrad.primitives._helpers import canonicalize_axis, fmt
 
 # ---------------------------------------------------------------- broadcast_in_dim
 
@@ -72,4 +74,386 @@ def reshape(x, new_sizes):
     return reshape_p.bind(x, new_sizes=tuple(int(d) for d in new_sizes))
 
 
-__all__ = ["broadcast_in_dim", "reshape"]
+# ---------------------------------------------------------------- shared checks
+
+def _check_dims(op: str, x: ShapedArray, dims, what: str = "dimensions"):
+    """Each entry of ``dims`` is a distinct, non-negative axis of ``x``."""
+    if any(not 0 <= d < x.ndim for d in dims) or len(set(dims)) != len(dims):
+        raise errors.shape_error(op, f"{what}={tuple(dims)} must be distinct axes of operand "
+                                 f"{x.str_short()} (rank {x.ndim}).",
+                                 f"use distinct axes in [0, {x.ndim}).")
+
+
+def _check_int_scalars(op: str, avals, what: str):
+    for a in avals:
+        if a.shape != () or a.dtype.kind not in "iu":
+            raise errors.dtype_error(op, f"{what} must be integer scalars, got {fmt(*avals)}.",
+                                     "pass Python ints or 0-d integer arrays.")
+
+
+def _canonical_dims(op: str, dims, ndim: int) -> tuple[int, ...]:
+    return tuple(canonicalize_axis(op, int(d), ndim) for d in dims)
+
+
+# ---------------------------------------------------------------- transpose
+
+def _transpose_abstract_eval(x, *, permutation):
+    if sorted(permutation) != list(range(x.ndim)):
+        raise errors.shape_error("transpose", f"permutation={permutation} is not a permutation "
+                                 f"of the axes of operand {x.str_short()} (rank {x.ndim}).",
+                                 f"list each of 0..{x.ndim - 1} exactly once.")
+    return x.update(shape=tuple(x.shape[p] for p in permutation))
+
+
+transpose_p = Primitive("transpose", impl=lambda x, *, permutation: np.transpose(x, permutation),
+                        abstract_eval=_transpose_abstract_eval)
+
+
+def transpose(x, permutation):
+    """Permutes the axes of ``x``: result axis ``i`` is operand axis ``permutation[i]``."""
+    return transpose_p.bind(x, permutation=tuple(int(p) for p in permutation))
+
+
+# ---------------------------------------------------------------- squeeze
+
+def _squeeze_abstract_eval(x, *, dimensions):
+    _check_dims("squeeze", x, dimensions)
+    for d in dimensions:
+        if x.shape[d] != 1:
+            raise errors.shape_error("squeeze", f"cannot squeeze axis {d} of operand "
+                                     f"{x.str_short()}: its size is {x.shape[d]}, not 1.",
+                                     "squeeze only axes of size 1 (index or reshape others).")
+    return x.update(shape=tuple(s for i, s in enumerate(x.shape) if i not in dimensions))
+
+
+squeeze_p = Primitive("squeeze", impl=lambda x, *, dimensions: np.squeeze(x, dimensions),
+                      abstract_eval=_squeeze_abstract_eval)
+
+
+def squeeze(x, dimensions):
+    """Removes the size-1 axes ``dimensions`` (negative axes count from the end)."""
+    ndim = core.get_aval(x).ndim
+    return squeeze_p.bind(x, dimensions=tuple(sorted(_canonical_dims("squeeze", dimensions,
+                                                                      ndim))))
+
+
+def expand_dims(x, dimensions):
+    """Inserts size-1 axes at positions ``dimensions`` of the result.
+
+    Not a primitive: a broadcast_in_dim, so transformations need no extra rules."""
+    aval = core.get_aval(x)
+    out_ndim = aval.ndim + len(dimensions)
+    dims = _canonical_dims("expand_dims", dimensions, out_ndim)
+    if len(set(dims)) != len(dims):
+        raise errors.shape_error("expand_dims", f"repeated axis in dimensions={tuple(dimensions)}.",
+                                 "list each new axis once.")
+    shape = list(aval.shape)
+    for d in sorted(dims):
+        shape.insert(d, 1)
+    kept = tuple(i for i in range(out_ndim) if i not in dims)
+    return broadcast_in_dim(x, shape, kept)
+
+
+# ---------------------------------------------------------------- rev
+
+def _rev_abstract_eval(x, *, dimensions):
+    _check_dims("rev", x, dimensions)
+    return x
+
+
+rev_p = Primitive("rev", impl=lambda x, *, dimensions: np.flip(x, dimensions),
+                  abstract_eval=_rev_abstract_eval)
+
+
+def rev(x, dimensions):
+    """Reverses ``x`` along each axis in ``dimensions``."""
+    ndim = core.get_aval(x).ndim
+    return rev_p.bind(x, dimensions=tuple(sorted(_canonical_dims("rev", dimensions, ndim))))
+
+
+# ---------------------------------------------------------------- slice
+
+def _slice_abstract_eval(x, *, start_indices, limit_indices, strides):
+    op = "slice"
+    if not len(start_indices) == len(limit_indices) == len(strides) == x.ndim:
+        raise errors.shape_error(op, f"operand {x.str_short()} has rank {x.ndim} but got "
+                                 f"start_indices={start_indices}, limit_indices={limit_indices}, "
+                                 f"strides={strides}.", "give one entry per operand axis.")
+    for i, (s, lim, st, d) in enumerate(zip(start_indices, limit_indices, strides, x.shape)):
+        if not 0 <= s <= lim <= d or st < 1:
+            raise errors.shape_error(op, f"axis {i} of operand {x.str_short()}: need 0 <= start "
+                                     f"({s}) <= limit ({lim}) <= size ({d}) and stride ({st}) "
+                                     ">= 1.", "use funcgrad.numpy indexing for negative or "
+                                     "out-of-range bounds, which clips them.")
+    shape = tuple((lim - s + st - 1) // st for s, lim, st in
+                  zip(start_indices, limit_indices, strides))
+    return x.update(shape=shape)
+
+
+def _slice_impl(x, *, start_indices, limit_indices, strides):
+    return x[tuple(builtins.slice(s, lim, st) for s, lim, st in
+                   zip(start_indices, limit_indices, strides))]
+
+
+slice_p = Primitive("slice", impl=_slice_impl, abstract_eval=_slice_abstract_eval)
+
+
+def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001 - lax's name
+    """``x[start:limit:stride]`` along every axis, with static, in-range bounds."""
+    start = tuple(int(i) for i in start_indices)
+    return slice_p.bind(x, start_indices=start, limit_indices=tuple(int(i) for i in limit_indices),
+                        strides=(1,) * len(start) if strides is None else
+                        tuple(int(s) for s in strides))
+
+
+slice_ = slice
+
+
+# ---------------------------------------------------------------- dynamic_slice
+
+def _dynamic_slice_abstract_eval(x, *starts, slice_sizes):
+    op = "dynamic_slice"
+    if len(starts) != x.ndim or len(slice_sizes) != x.ndim:
+        raise errors.shape_error(op, f"operand {x.str_short()} has rank {x.ndim} but got "
+                                 f"{len(starts)} start indices and slice_sizes={slice_sizes}.",
+                                 "give one start index and one size per operand axis.")
+    _check_int_scalars(op, starts, "start indices")
+    if any(not 0 <= s <= d for s, d in zip(slice_sizes, x.shape)):
+        raise errors.shape_error(op, f"slice_sizes={slice_sizes} do not fit in operand "
+                                 f"{x.str_short()}.", "each size must be in [0, axis size].")
+    return x.update(shape=slice_sizes)
+
+
+def _dynamic_slice_impl(x, *starts, slice_sizes):
+    # Start indices are clamped so that the slice lies inside the operand, as in XLA.
+    idx = tuple(builtins.slice(int(np.clip(s, 0, d - n)), int(np.clip(s, 0, d - n)) + n)
+                for s, d, n in zip(starts, x.shape, slice_sizes))
+    return x[idx]
+
+
+dynamic_slice_p = Primitive("dynamic_slice", impl=_dynamic_slice_impl,
+                            abstract_eval=_dynamic_slice_abstract_eval)
+
+
+def _wrap_negative_indices(starts, shape):
+    # A negative start counts from the end once (as in JAX); the primitive then clamps.
+    from funcgrad.primitives import elementwise as ew
+    out = []
+    for s, d in zip(starts, shape):
+        if isinstance(s, (int, np.integer)) and not isinstance(s, bool):
+            out.append(int(s) + d if s < 0 else int(s))
+            continue
+        aval = core.get_aval(s)
+        if aval.shape != () or aval.dtype.kind not in "iu":
+            out.append(s)  # the primitive reports the error
+        elif aval.dtype.kind == "u":
+            out.append(s)
+        else:
+            size = core.scalar_to_numpy(d, aval.dtype) if d <= np.iinfo(aval.dtype).max \
+                else np.asarray(0, aval.dtype)
+            size = Array(size, weak_type=aval.weak_type)
+            zero = Array(np.zeros((), aval.dtype), weak_type=aval.weak_type)
+            out.append(ew.select_n(ew.lt(s, zero), s, ew.add(s, size)))
+    return out
+
+
+def dynamic_slice(x, start_indices, slice_sizes):
+    """The ``slice_sizes`` block of ``x`` at traced ``start_indices`` (negative indices count
+    from the end; starts are clamped so the block lies inside ``x``)."""
+    shape = core.get_aval(x).shape
+    starts = _wrap_negative_indices(start_indices, shape)
+    return dynamic_slice_p.bind(x, *starts, slice_sizes=tuple(int(n) for n in slice_sizes))
+
+
+# ---------------------------------------------------------------- dynamic_update_slice
+
+def _dynamic_update_slice_abstract_eval(x, update, *starts):
+    op = "dynamic_update_slice"
+    if update.ndim != x.ndim or len(starts) != x.ndim:
+        raise errors.shape_error(op, f"operand {x.str_short()}, update {update.str_short()} and "
+                                 f"{len(starts)} start indices must have equal ranks.",
+                                 "give an update of the operand's rank and one start per axis.")
+    if any(u > d for u, d in zip(update.shape, x.shape)):
+        raise errors.shape_error(op, f"update {update.str_short()} is larger than operand "
+                                 f"{x.str_short()}.", "slice the update to fit.")
+    if update.dtype != x.dtype:
+        raise errors.dtype_error(op, f"operand {x.str_short()} and update {update.str_short()} "
+                                 "have different dtypes.", "convert the update to the operand's "
+                                 "dtype (update.astype(x.dtype)).")
+    _check_int_scalars(op, starts, "start indices")
+    return x
+
+
+def _dynamic_update_slice_impl(x, update, *starts):
+    idx = tuple(builtins.slice(int(np.clip(s, 0, d - n)), int(np.clip(s, 0, d - n)) + n)
+                for s, d, n in zip(starts, x.shape, update.shape))
+    out = x.copy()
+    out[idx] = update
+    return out
+
+
+dynamic_update_slice_p = Primitive("dynamic_update_slice", impl=_dynamic_update_slice_impl,
+                                   abstract_eval=_dynamic_update_slice_abstract_eval)
+
+
+def dynamic_update_slice(x, update, start_indices):
+    """``x`` with the block at traced ``start_indices`` replaced by ``update`` (negative
+    indices count from the end; starts are clamped so the block lies inside ``x``)."""
+    shape = core.get_aval(x).shape
+    starts = _wrap_negative_indices(start_indices, shape)
+    return dynamic_update_slice_p.bind(x, update, *starts)
+
+
+# ---------------------------------------------------------------- concatenate
+
+def _concatenate_abstract_eval(*operands, dimension):
+    op = "concatenate"
+    if not operands:
+        raise errors.shape_error(op, "needs at least one operand.", "pass one or more arrays.")
+    first = operands[0]
+    if any(o.ndim != first.ndim for o in operands):
+        raise errors.shape_error(op, f"operands must have equal ranks, got {fmt(*operands)}.",
+                                 "reshape (or expand_dims) the operands to one rank.")
+    if not 0 <= dimension < first.ndim:
+        raise errors.shape_error(op, f"dimension={dimension} is out of range for operands "
+                                 f"{fmt(*operands)}.", f"use a dimension in [0, {first.ndim}).")
+    for o in operands:
+        if any(a != b for i, (a, b) in enumerate(zip(o.shape, first.shape)) if i != dimension):
+            raise errors.shape_error(op, f"operands {fmt(*operands)} differ in a size other "
+                                     f"than dimension {dimension}.",
+                                     "only the concatenated axis may differ in size.")
+        if o.dtype != first.dtype:
+            raise errors.dtype_error(op, f"operands must have equal dtypes, got "
+                                     f"{fmt(*operands)}.", "convert them to one dtype, or use "
+                                     "funcgrad.numpy.concatenate, which promotes.")
+    shape = list(first.shape)
+    shape[dimension] = sum(o.shape[dimension] for o in operands)
+    return ShapedArray(shape, first.dtype, all(o.weak_type for o in operands))
+
+
+concatenate_p = Primitive("concatenate",
+                          impl=lambda *xs, dimension: np.concatenate(xs, axis=dimension),
+                          abstract_eval=_concatenate_abstract_eval)
+
+
+def concatenate(operands, dimension):
+    """Joins ``operands`` (equal ranks and dtypes) along axis ``dimension``."""
+    return concatenate_p.bind(*operands, dimension=int(dimension))
+
+
+# ---------------------------------------------------------------- pad
+
+def _pad_abstract_eval(x, padding_value, *, padding_config):
+    op = "pad"
+    if padding_value.shape != ():
+        raise errors.shape_error(op, f"padding_value must be a scalar, got "
+                                 f"{padding_value.str_short()}.", "pass a 0-d value.")
+    if padding_value.dtype != x.dtype:
+        raise errors.dtype_error(op, f"operand {x.str_short()} and padding_value "
+                                 f"{padding_value.str_short()} have different dtypes.",
+                                 "convert the padding value to the operand's dtype.")
+    if len(padding_config) != x.ndim or any(len(c) != 3 for c in padding_config):
+        raise errors.shape_error(op, f"padding_config={padding_config} must hold one (low, "
+                                 f"high, interior) triple per axis of {x.str_short()}.",
+                                 "give one triple per axis.")
+    shape = []
+    for i, ((lo, hi, interior), d) in enumerate(zip(padding_config, x.shape)):
+        n = lo + hi + d + max(d - 1, 0) * interior
+        if interior < 0 or n < 0:
+            raise errors.shape_error(op, f"padding {(lo, hi, interior)} of axis {i} of "
+                                     f"{x.str_short()} is invalid (interior < 0 or a negative "
+                                     "result size).", "use interior >= 0 and crop no more "
+                                     "than the padded size.")
+        shape.append(n)
+    return x.update(shape=tuple(shape))
+
+
+def _pad_impl(x, padding_value, *, padding_config):
+    # Pad with the non-negative parts first, then crop the negative ones.
+    grown = tuple(max(lo, 0) + max(hi, 0) + d + max(d - 1, 0) * it
+                  for (lo, hi, it), d in zip(padding_config, x.shape))
+    out = np.full(grown, padding_value, dtype=x.dtype)
+    out[tuple(builtins.slice(max(lo, 0), max(lo, 0) + max(d - 1, 0) * (it + 1) + 1, it + 1)
+              for (lo, hi, it), d in zip(padding_config, x.shape))] = x
+    crop = tuple(builtins.slice(max(-lo, 0), n - max(-hi, 0))
+                 for (lo, hi, _), n in zip(padding_config, grown))
+    return out[crop]
+
+
+pad_p = Primitive("pad", impl=_pad_impl, abstract_eval=_pad_abstract_eval)
+
+
+def pad(x, padding_value, padding_config):
+    """Pads ``x`` with the scalar ``padding_value``: ``padding_config`` holds a (low, high,
+    interior) triple per axis; negative low/high crop."""
+    return pad_p.bind(x, padding_value, padding_config=tuple(
+        (int(lo), int(hi), int(it)) for lo, hi, it in padding_config))
+
+
+# ---------------------------------------------------------------- iota
+
+def _iota_abstract_eval(*, dtype, shape, dimension):
+    if not 0 <= dimension < len(shape) or any(d < 0 for d in shape):
+        raise errors.shape_error("iota", f"dimension={dimension} must be an axis of shape "
+                                 f"{shape} (with non-negative sizes).",
+                                 f"use a dimension in [0, {len(shape)}).")
+    if dtype not in dtypes.NUMERIC:
+        raise errors.dtype_error("iota", f"dtype {dtype} is not numeric.",
+                                 "use an integer or floating dtype.")
+    return ShapedArray(shape, dtype)
+
+
+def _iota_impl(*, dtype, shape, dimension):
+    ramp = np.arange(shape[dimension], dtype=dtype)
+    expanded = [1] * len(shape)
+    expanded[dimension] = shape[dimension]
+    return np.array(np.broadcast_to(ramp.reshape(expanded), shape))
+
+
+iota_p = Primitive("iota", impl=_iota_impl, abstract_eval=_iota_abstract_eval)
+
+
+def iota(dtype, size):
+    """``[0, 1, ..., size - 1]`` of ``dtype``."""
+    return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=(int(size),), dimension=0)
+
+
+def broadcasted_iota(dtype, shape, dimension):
+    """An array of ``shape`` whose value is the index along axis ``dimension``."""
+    shape = tuple(int(d) for d in shape)
+    return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=shape,
+                       dimension=canonicalize_axis("broadcasted_iota", int(dimension),
+                                                   len(shape)))
+
+
+# ---------------------------------------------------------------- full (not primitives)
+
+def full(shape, fill_value, dtype=None):
+    """An array of ``shape`` filled with the scalar ``fill_value``, a broadcast_in_dim."""
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d)
+                                                                              for d in shape)
+    aval = core.get_aval(fill_value)
+    if aval.shape != ():
+        raise errors.shape_error("full", f"fill_value must be a scalar, got {aval.str_short()}.",
+                                 "pass a 0-d value, or use broadcast_in_dim.")
+    if dtype is not None:
+        dtype = dtypes.canonicalize(dtype)
+        if type(fill_value) in (bool, int, float, complex):
+            with np.errstate(all="ignore"):
+                fill_value = Array(np.asarray(fill_value).astype(dtype))
+        elif aval.dtype != dtype or aval.weak_type:
+            from funcgrad.primitives import elementwise as ew
+            fill_value = ew.convert_element_type(fill_value, dtype)
+    return broadcast_in_dim(fill_value, shape, ())
+
+
+def full_like(x, fill_value, dtype=None, shape=None):
+    """An array like ``x`` (its shape and dtype, unless given) filled with ``fill_value``."""
+    aval = core.get_aval(x)
+    return full(aval.shape if shape is None else shape, fill_value,
+                aval.dtype if dtype is None else dtype)
+
+
+__all__ = ["broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims", "rev", "slice",
+           "slice_", "dynamic_slice", "dynamic_update_slice", "concatenate", "pad", "iota",
+           "broadcasted_iota", "full", "full_like"]

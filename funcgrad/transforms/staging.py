@@ -208,9 +208,8 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
                 raise ValueError(f"make_jaxpr: static_argnums {static} out of range for "
                                  f"{nargs} positional arguments")
         dyn_args = tuple(a for i, a in enumerate(args) if i not in static_idx)
-        names = argument_names(fun, args, kwargs)
         leaves, in_tree = tree_util.tree_flatten((dyn_args, kwargs))
-        all_names = names if not static_idx else _dynamic_names(fun, args, kwargs, static_idx)
+        all_names = _dynamic_names(fun, args, kwargs, static_idx)
         avals = [abstractify(x, n) for x, n in zip(leaves, all_names)]
 
         def with_static(*dyn, **kw):
@@ -231,7 +230,10 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
 
 
 def _dynamic_names(fun, args, kwargs, static_idx) -> list[str]:
+    """Names of the leaves of the non-static arguments."""
     names = argument_names(fun, args, kwargs)
+    if not static_idx:
+        return names
     leaves_per_arg = [len(tree_util.tree_leaves(a)) for a in args]
     out, pos = [], 0
     for i, n in enumerate(leaves_per_arg):
