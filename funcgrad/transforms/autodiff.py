@@ -1,0 +1,265 @@
+"""Autodiff APIs: jvp, linearize, vjp, grad, value_and_grad.
+
+Reverse mode is partial evaluation of forward mode followed by transposition: ``linearize``
+runs the JVP under a ``PartialEvalTrace`` whose unknowns are the tangents, giving the primal
+outputs now and a linear jaxpr from tangents to output tangents; ``vjp`` transposes it.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Sequence
+
+import numpy as np
+
+from funcgrad import core, dtypes, errors, source_info, tree_util
+from funcgrad.transforms import partial_eval as pe
+from funcgrad.transforms.jvp import Zero, instantiate, jvp_flat
+from funcgrad.transforms.staging import argument_names, flatten_fun
+from funcgrad.transforms.transpose import backward_pass
+
+
+def _check_tangent_match(primals, tangents):
+    for i, (p, t) in enumerate(zip(primals, tangents)):
+        pa, ta = core.get_aval(p), core.get_aval(t)
+        if pa.to_tangent_aval().strip_weak_type() != ta.strip_weak_type() and not (
+                pa.shape == ta.shape and pa.dtype == ta.dtype):
+            raise TypeError(f"jvp: primal {i} is {pa.str_short()} but its tangent is "
+                            f"{ta.str_short()}; tangents must have the primal's shape and "
+                            f"(for integer primals) dtype float0.")
+
+
+@source_info.api_boundary
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
+    """Forward-mode Jacobian-vector product.
+
+    Args:
+      fun: a function of arrays (pytrees allowed) returning arrays.
+      primals: a tuple or list of arguments at which to differentiate.
+      tangents: the same structure as ``primals``, one tangent per primal.
+
+    Returns:
+      ``(primals_out, tangents_out)``, with ``fun``'s output structure.
+
+    Example:
+        >>> import funcgrad as fg, funcgrad.numpy as fnp
+        >>> fg.jvp(fnp.sin, (0.0,), (1.0,))
+        (Array(0., dtype=float32, weak_type=True), Array(1., dtype=float32, weak_type=True))
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("jvp: primals and tangents must be tuples or lists of arguments, got "
+                        f"{type(primals).__name__} and {type(tangents).__name__}.")
+    p_leaves, in_tree = tree_util.tree_flatten((tuple(primals), {}))
+    t_leaves, t_tree = tree_util.tree_flatten((tuple(tangents), {}))
+    if in_tree != t_tree:
+        raise TypeError(f"jvp: primals and tangents differ in structure: {in_tree} vs {t_tree}.")
+    _check_tangent_match(p_leaves, t_leaves)
+    flat_fun, out_tree = flatten_fun(fun, in_tree)
+    p_out, t_out = jvp_flat(flat_fun, p_leaves, t_leaves,
+                            f"jvp({source_info.fun_name(fun)})")
+    t_out = [instantiate(t) for t in t_out]
+    return (tree_util.tree_unflatten(out_tree.val, p_out),
+            tree_util.tree_unflatten(out_tree.val, t_out))
+
+
+def linearize_flat(flat_fun, primals, transform_name="linearize"):
+    """Returns ``(primals_out, linear_jaxpr)`` where ``linear_jaxpr`` is a ClosedJaxpr from
+    input tangents to output tangents whose consts are the residuals."""
+    trace = pe.PartialEvalTrace(core.current_trace(), transform_name)
+    try:
+        t_in = [trace.new_arg(core.get_aval(p).to_tangent_aval().strip_weak_type())
+                for p in primals]
+        with core.set_current_trace(trace):
+            p_out, t_out = jvp_flat(flat_fun, primals, t_in, transform_name)
+            t_out = [instantiate(t) for t in t_out]
+        for p in p_out:
+            if trace.is_unknown(p):
+                raise AssertionError(f"internal: {transform_name} produced an unknown primal")
+        lin = pe.dce_closed_jaxpr(trace.to_closed_jaxpr(t_out))
+    finally:
+        trace.invalidate()
+    return p_out, lin
+
+
+def _float0_zero(aval):
+    return np.zeros(aval.shape, dtypes.float0)
+
+
+def vjp_flat(flat_fun, primals, transform_name="vjp"):
+    p_out, lin = linearize_flat(flat_fun, primals, transform_name)
+
+    def pullback(cts):
+        cts_in = backward_pass(lin.jaxpr, lin.consts, cts)
+        return [instantiate(ct) if core.get_aval(p).dtype.kind in "fc" or type(ct) is not Zero
+                else _float0_zero(core.get_aval(p).to_tangent_aval())
+                for ct, p in zip(cts_in, primals)]
+    return p_out, pullback, lin
+
+
+@source_info.api_boundary
+def linearize(fun: Callable, *primals):
+    """Returns ``(primals_out, f_jvp)``, where ``f_jvp(*tangents)`` evaluates the linearized
+    function (a jaxpr of tangent operations, with residuals saved from the forward pass).
+
+    Example:
+        >>> y, f_jvp = fg.linearize(fnp.sin, 0.5)
+        >>> f_jvp(1.0)   # cos(0.5)
+        Array(0.87758255, dtype=float32)
+    """
+    leaves, in_tree = tree_util.tree_flatten((primals, {}))
+    flat_fun, out_tree = flatten_fun(fun, in_tree)
+    p_out, lin = linearize_flat(flat_fun, leaves, f"linearize({source_info.fun_name(fun)})")
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = tree_util.tree_flatten((tangents, {}))
+        if t_tree != in_tree:
+            raise TypeError(f"linearize: tangents have structure {t_tree}, expected {in_tree}")
+        out = core.eval_jaxpr(lin.jaxpr, lin.consts, *t_leaves)
+        return tree_util.tree_unflatten(out_tree.val, out)
+    return tree_util.tree_unflatten(out_tree.val, p_out), f_jvp
+
+
+@source_info.api_boundary
+def vjp(fun: Callable, *primals, has_aux: bool = False):
+    """Reverse-mode vector-Jacobian product.
+
+    Args:
+      fun: a function of arrays (pytrees allowed).
+      *primals: the arguments at which to differentiate.
+      has_aux: if True, ``fun`` returns ``(out, aux)`` and ``aux`` is returned unchanged.
+
+    Returns:
+      ``(out, f_vjp)`` (and ``aux`` when ``has_aux``), where ``f_vjp(ct)`` takes a cotangent
+      with the structure of ``out`` and returns a tuple of cotangents, one per primal.
+
+    Example:
+        >>> y, f_vjp = fg.vjp(fnp.sin, 0.0)
+        >>> f_vjp(1.0)
+        (Array(1., dtype=float32),)
+    """
+    leaves, in_tree = tree_util.tree_flatten((primals, {}))
+    aux_store = []
+
+    def fun_main(*args, **kw):
+        out = fun(*args, **kw)
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError("vjp(has_aux=True): the function must return a pair (out, aux)")
+            out, aux = out
+            aux_store.append(aux)
+        return out
+
+    flat_fun, out_tree = flatten_fun(fun_main, in_tree)
+    p_out, pullback, _ = vjp_flat(flat_fun, leaves, f"vjp({source_info.fun_name(fun)})")
+    out_avals = [core.get_aval(p) for p in p_out]
+
+    def f_vjp(ct):
+        ct_leaves, ct_tree = tree_util.tree_flatten(ct)
+        if ct_tree != out_tree.val:
+            raise TypeError(f"vjp: cotangent has structure {ct_tree} but the output has "
+                            f"{out_tree.val}")
+        for i, (c, a) in enumerate(zip(ct_leaves, out_avals)):
+            ca = core.get_aval(c)
+            if ca.shape != a.shape:
+                raise TypeError(f"vjp: cotangent {i} is {ca.str_short()} but the output is "
+                                f"{a.str_short()}; they must have the same shape.")
+        cts_in = pullback(ct_leaves)
+        args_ct, _ = tree_util.tree_unflatten(in_tree, cts_in)
+        return tuple(args_ct)
+
+    out = tree_util.tree_unflatten(out_tree.val, p_out)
+    if has_aux:
+        return out, f_vjp, aux_store[0]
+    return out, f_vjp
+
+
+def _check_grad_inputs(fun, args, argnums):
+    names = argument_names(fun, args, {})
+    flat_with_path = tree_util.tree_flatten_with_path(args)[0]
+    for name, (path, leaf) in zip(names, flat_with_path):
+        if path[0].idx not in argnums:
+            continue
+        dt = core.get_aval(leaf).dtype
+        if dt.kind not in "fc":
+            raise TypeError(errors.message(
+                "grad", f"argument `{name}` has dtype {dt}; grad requires floating-point "
+                "inputs (gradients of integer or boolean inputs are not defined).",
+                f"convert it (e.g. {name}.astype('float32')) or differentiate with respect to "
+                "other arguments (argnums=...).", TypeError))
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """Returns a function computing ``fun``'s value and its gradient w.r.t. ``argnums``.
+
+    Args:
+      fun: a function returning a real scalar (or ``(scalar, aux)`` when ``has_aux``).
+      argnums: an int or a tuple of ints: which positional arguments to differentiate.
+      has_aux: whether ``fun`` returns an auxiliary value alongside the scalar.
+
+    Returns:
+      A function returning ``(value, grad)`` (``((value, aux), grad)`` when ``has_aux``);
+      ``grad`` has the structure of the selected argument, or a tuple for a tuple ``argnums``.
+
+    Example:
+        >>> fg.value_and_grad(lambda x: (x ** 2).sum())(fnp.arange(3.0))
+        (Array(5., dtype=float32), Array([0., 2., 4.], dtype=float32))
+    """
+    multiple = not isinstance(argnums, int)
+    nums = tuple(argnums) if multiple else (argnums,)
+
+    @functools.wraps(fun)
+    @source_info.api_boundary
+    def value_and_grad_f(*args, **kwargs):
+        nargs = len(args)
+        for n in nums:
+            if not -nargs <= n < nargs:
+                raise ValueError(f"grad: argnums {argnums} out of range for {nargs} positional "
+                                 "arguments")
+        idx = tuple(n % nargs for n in nums)
+        _check_grad_inputs(fun, args, idx)
+
+        def partial_fun(*diff_args):
+            full = list(args)
+            for i, a in zip(idx, diff_args):
+                full[i] = a
+            return fun(*full, **kwargs)
+
+        out, f_vjp, *aux = vjp(partial_fun, *[args[i] for i in idx], has_aux=has_aux)
+        aval = core.get_aval(out) if core.is_arraylike(out) else None
+        if aval is None or aval.shape != () or aval.dtype.kind != "f":
+            got = aval.str_short() if aval is not None else type(out).__name__
+            raise TypeError(errors.message(
+                "grad", f"grad requires a real scalar output, got {got}.",
+                "use vjp or jacrev for non-scalar outputs, or reduce the output (e.g. .sum()).",
+                TypeError))
+        from funcgrad.array import Array
+        ones = Array(np.ones((), aval.dtype))
+        grads = f_vjp(ones)
+        g = grads if multiple else grads[0]
+        return ((out, aux[0]) if has_aux else out), g
+
+    return value_and_grad_f
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """Returns a function computing the gradient of scalar-valued ``fun``.
+
+    Args:
+      fun: a function returning a real scalar (or ``(scalar, aux)`` when ``has_aux``).
+      argnums: which positional argument(s) to differentiate (int or tuple).
+      has_aux: whether ``fun`` returns ``(scalar, aux)``; then ``(grad, aux)`` is returned.
+
+    Returns:
+      A function with ``fun``'s signature returning the gradient.
+
+    Example:
+        >>> fg.grad(lambda x: fnp.sin(x))(0.0)
+        Array(1., dtype=float32)
+    """
+    vg = value_and_grad(fun, argnums, has_aux)
+
+    @functools.wraps(fun)
+    @source_info.api_boundary
+    def grad_f(*args, **kwargs):
+        value_aux, g = vg(*args, **kwargs)
+        return (g, value_aux[1]) if has_aux else g
+    return grad_f
