@@ -27,6 +27,8 @@ class Array(ArrayMethods):
 
     def __init__(self, value: np.ndarray, weak_type: bool = False):
         # `value` is owned by the Array from here on: freeze it so nobody mutates it.
+        if type(value) is not np.ndarray:
+            value = np.asarray(value)  # NumPy scalars (e.g. from reductions) and subclasses
         if value.flags.writeable:
             value.flags.writeable = False
         self._value = value

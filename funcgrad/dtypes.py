@@ -131,7 +131,19 @@ def default_complex() -> np.dtype:
 
 
 def canonicalize(dtype) -> np.dtype:
-    """Returns ``np.dtype(dtype)``; raises a TypeError naming unsupported dtypes."""
+    """Returns ``np.dtype(dtype)``; raises a TypeError naming unsupported dtypes.
+
+    Python's ``float``, ``int`` and ``complex`` mean funcgrad's defaults (float32, int32,
+    complex64), as in JAX, not NumPy's 64-bit types.
+    """
+    if dtype is float:
+        return default_float()
+    if dtype is int:
+        return default_int()
+    if dtype is complex:
+        return default_complex()
+    if dtype is bool:
+        return bool_
     try:
         dt = np.dtype(dtype)
     except TypeError as e:

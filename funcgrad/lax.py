@@ -2,3 +2,7 @@
 promotion), for code that wants exactly one equation per call."""
 from funcgrad.primitives.elementwise import *  # noqa: F401,F403
 from funcgrad.primitives.structural import *  # noqa: F401,F403
+from funcgrad.primitives.linalg import *  # noqa: F401,F403
+from funcgrad.primitives.indexing import *  # noqa: F401,F403
+from funcgrad.primitives.reductions import *  # noqa: F401,F403
+from funcgrad.primitives.sorting import *  # noqa: F401,F403

@@ -142,21 +142,23 @@ def result_type_of(*args) -> tuple[np.dtype, bool]:
     return dtypes.result_type(*((a.dtype, a.weak_type) for a in map(aval_of, args)))
 
 
-def convert_to(x, dtype: np.dtype, weak: bool | None = None):
-    """Converts ``x`` (any array-like) to ``dtype``; Python scalars become weak literals."""
+def convert_to(x, dtype: np.dtype, weak: bool = False):
+    """Converts ``x`` (any array-like) to ``dtype``, with weak type ``weak`` where a conversion
+    happens; values that already have ``dtype`` pass through unchanged."""
     if type(x) in _PY_SCALARS:
-        return Array(core.scalar_to_numpy(x, dtype), weak_type=True)
+        return Array(core.scalar_to_numpy(x, dtype), weak_type=weak)
     aval = aval_of(x)
     if aval.dtype == dtype:
         return x
-    return ew.convert_element_type(x, dtype, aval.weak_type if weak is None else weak)
+    return ew.convert_element_type(x, dtype, weak)
 
 
 def promote_dtypes(op: str, *args):
-    """Converts every argument to their common dtype (JAX's promotion lattice)."""
+    """Converts every argument to their common dtype (JAX's promotion lattice). Converted
+    arguments take the result's weak type, so ``int8_array + 1.0`` is a weak float32."""
     check_arraylike(op, *args)
-    dt, _ = result_type_of(*args)
-    return [convert_to(a, dt) for a in args]
+    dt, weak = result_type_of(*args)
+    return [convert_to(a, dt, weak) for a in args]
 
 
 def promote_dtypes_inexact(op: str, *args):
@@ -165,7 +167,7 @@ def promote_dtypes_inexact(op: str, *args):
     dt, weak = result_type_of(*args)
     if not dtypes.is_inexact(dt):
         dt = dtypes.default_float()
-    return [convert_to(a, dt) for a in args]
+    return [convert_to(a, dt, weak) for a in args]
 
 
 def broadcast_shapes(op: str, *shapes, avals=None) -> tuple[int, ...]:

@@ -11,8 +11,11 @@ import numpy as np
 
 from funcgrad import dtypes, errors
 from funcgrad.core import Primitive, ShapedArray
-from funcgrad.primitives._helpers import (check_dtype, check_same_shapes_and_dtypes, fmt,
-                                          standard_elementwise)
+from funcgrad.primitives._helpers import (
+    check_dtype,
+    check_same_shapes_and_dtypes,
+    standard_elementwise,
+)
 
 FLOATS = dtypes.FLOATS
 INEXACT = dtypes.INEXACT
@@ -104,6 +107,20 @@ def _rem(x, y):
     return np.fmod(x, y)
 
 
+def _pow(x, y):
+    if x.dtype.kind not in "iu":
+        return np.power(x, y)
+    # NumPy raises for negative integer exponents; a traced program cannot, so give the value
+    # of the truncated quotient 1 / x**|y|: 1 for base 1, +-1 for base -1, 0 otherwise.
+    neg = y < 0
+    out = np.power(x, np.where(neg, 0, y))
+    one = x.dtype.type(1)
+    special = np.where(x == 1, one, 0)
+    if x.dtype.kind == "i":
+        special = np.where(x == -1, np.where(y % 2 == 0, one, -one), special)
+    return np.where(neg, special, out).astype(x.dtype)
+
+
 def _shift_right_logical(x, y):
     bits = x.dtype.itemsize * 8
     ux = x.view(x.dtype.str.replace("i", "u")) if x.dtype.kind == "i" else x
@@ -134,7 +151,8 @@ def _bool_out(dt):
 
 # ---------------------------------------------------------------- unary math
 
-neg_p = unary("neg", np.negative, SIGNED_NUMERIC)
+# Negating an unsigned integer wraps around, as in NumPy and C.
+neg_p = unary("neg", np.negative, NUMERIC)
 sign_p = unary("sign", _sign, NUMERIC)
 floor_p = unary("floor", np.floor, FLOATS)
 ceil_p = unary("ceil", np.ceil, FLOATS)
@@ -170,12 +188,12 @@ UNARY.append(round_p)
 
 # ---------------------------------------------------------------- binary math
 
-add_p = binary("add", np.add, NUMERIC)
-sub_p = binary("sub", np.subtract, NUMERIC)
-mul_p = binary("mul", np.multiply, NUMERIC + (dtypes.bool_,))
+add_p = binary("add", _errstate(np.add), NUMERIC)
+sub_p = binary("sub", _errstate(np.subtract), NUMERIC)
+mul_p = binary("mul", _errstate(np.multiply), NUMERIC + (dtypes.bool_,))
 div_p = binary("div", _errstate(_int_div), NUMERIC)
 rem_p = binary("rem", _errstate(_rem), NUMERIC)
-pow_p = binary("pow", _errstate(np.power), INEXACT)
+pow_p = binary("pow", _errstate(_pow), NUMERIC)
 max_p = binary("max", np.maximum, ALL)
 min_p = binary("min", np.minimum, ALL)
 atan2_p = binary("atan2", np.arctan2, FLOATS)
@@ -186,6 +204,7 @@ shift_left_p = binary("shift_left", _shift_left, INTS)
 shift_right_logical_p = binary("shift_right_logical", _shift_right_logical, INTS)
 shift_right_arithmetic_p = binary("shift_right_arithmetic", _shift_right_arithmetic, INTS)
 nextafter_p = binary("nextafter", np.nextafter, FLOATS)
+copysign_p = binary("copysign", np.copysign, FLOATS)
 
 eq_p = binary("eq", np.equal, ALL, out_dtype=_bool_out)
 ne_p = binary("ne", np.not_equal, ALL, out_dtype=_bool_out)

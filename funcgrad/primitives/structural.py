@@ -373,7 +373,7 @@ def _pad_impl(x, padding_value, *, padding_config):
     grown = tuple(max(lo, 0) + max(hi, 0) + d + max(d - 1, 0) * it
                   for (lo, hi, it), d in zip(padding_config, x.shape))
     out = np.full(grown, padding_value, dtype=x.dtype)
-    out[tuple(builtins.slice(max(lo, 0), max(lo, 0) + max(d - 1, 0) * (it + 1) + 1, it + 1)
+    out[tuple(builtins.slice(max(lo, 0), max(lo, 0) + (d - 1) * (it + 1) + 1 if d else 0, it + 1)
               for (lo, hi, it), d in zip(padding_config, x.shape))] = x
     crop = tuple(builtins.slice(max(-lo, 0), n - max(-hi, 0))
                  for (lo, hi, _), n in zip(padding_config, grown))
@@ -386,6 +386,9 @@ pad_p = Primitive("pad", impl=_pad_impl, abstract_eval=_pad_abstract_eval)
 def pad(x, padding_value, padding_config):
     """Pads ``x`` with the scalar ``padding_value``: ``padding_config`` holds a (low, high,
     interior) triple per axis; negative low/high crop."""
+    if type(padding_value) in (bool, int, float, complex):  # a Python scalar adopts x's dtype
+        with np.errstate(all="ignore"):
+            padding_value = Array(np.asarray(padding_value).astype(core.get_aval(x).dtype))
     return pad_p.bind(x, padding_value, padding_config=tuple(
         (int(lo), int(hi), int(it)) for lo, hi, it in padding_config))
 

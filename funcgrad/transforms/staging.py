@@ -13,12 +13,12 @@ from funcgrad.core import Literal, ShapedArray, Tracer, Var
 
 
 class StagingTracer(Tracer):
-    __slots__ = ("_aval", "var")
+    __slots__ = ("_aval", "_var")  # not "var": that is the array method x.var()
 
     def __init__(self, trace: "StagingTrace", aval: ShapedArray, var: Var):
         self._trace = trace
         self._aval = aval
-        self.var = var
+        self._var = var
 
     @property
     def aval(self):
@@ -47,7 +47,7 @@ class StagingTrace(core.Trace):
 
     def to_atom(self, x):
         if isinstance(x, StagingTracer) and x._trace is self:
-            return x.var
+            return x._var
         if not isinstance(x, Tracer) and np.ndim(x) == 0:
             from funcgrad.array import Array
             aval = core.get_aval(x)
@@ -65,7 +65,7 @@ class StagingTrace(core.Trace):
         invars = [self.to_atom(a) for a in args]
         outs_avals = out_avals if prim.multiple_results else [out_avals]
         outs = [StagingTracer(self, a, Var(a)) for a in outs_avals]
-        self.eqns.append(core.Eqn(prim, invars, [t.var for t in outs], params,
+        self.eqns.append(core.Eqn(prim, invars, [t._var for t in outs], params,
                                   source_info.user_frame()))
         return outs if prim.multiple_results else outs[0]
 
@@ -80,7 +80,7 @@ class StagingTrace(core.Trace):
     def describe_dependence(self, tracer) -> str:
         """Names the arguments a tracer's value depends on, for concretization errors."""
         producer = {v: e for e in self.eqns for v in e.outvars}
-        seen, todo, found = set(), [tracer.var], []
+        seen, todo, found = set(), [tracer._var], []
         while todo:
             v = todo.pop()
             if type(v) is Literal or v in seen:
