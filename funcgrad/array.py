@@ -52,7 +52,7 @@ class Array(ArrayMethods):
             return np.array(self._value, dtype=dtype)
         return self._value if dtype is None else self._value.astype(dtype, copy=False)
 
-    def block_until_ready(self) -> "Array":
+    def block_until_ready(self) -> Array:
         """Waits for the value to be computed (CPU arrays are always ready); returns self."""
         return self
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import itertools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,15 +43,15 @@ class ShapedArray:
     def __hash__(self):
         return hash((self.shape, self.dtype, self.weak_type))
 
-    def update(self, shape=None, dtype=None, weak_type=None) -> "ShapedArray":
+    def update(self, shape=None, dtype=None, weak_type=None) -> ShapedArray:
         return ShapedArray(self.shape if shape is None else shape,
                            self.dtype if dtype is None else dtype,
                            self.weak_type if weak_type is None else weak_type)
 
-    def strip_weak_type(self) -> "ShapedArray":
+    def strip_weak_type(self) -> ShapedArray:
         return self.update(weak_type=False) if self.weak_type else self
 
-    def to_tangent_aval(self) -> "ShapedArray":
+    def to_tangent_aval(self) -> ShapedArray:
         return ShapedArray(self.shape, dtypes.tangent_dtype(self.dtype), self.weak_type)
 
     def str_short(self) -> str:
@@ -144,7 +145,7 @@ class Eqn:
         self.params = dict(params)
         self.source = source
 
-    def replace(self, **kw) -> "Eqn":
+    def replace(self, **kw) -> Eqn:
         d = {k: getattr(self, k) for k in self.__slots__}
         d.update(kw)
         return Eqn(**d)
@@ -206,7 +207,7 @@ class ClosedJaxpr:
 # Primitives
 
 
-PRIMITIVES: dict[str, "Primitive"] = {}
+PRIMITIVES: dict[str, Primitive] = {}
 
 
 class Primitive:
@@ -244,7 +245,7 @@ class Trace:
 
     name = "trace"
 
-    def __init__(self, parent: "Trace | None", tag=None):
+    def __init__(self, parent: Trace | None, tag=None):
         self.parent = parent
         self.tag = tag if tag is not None else object()
         self.valid = True

@@ -81,7 +81,7 @@ def _lattice_node(dtype: np.dtype, weak: bool):
     return dtype
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _join(a, b):
     common = _UPPER[a] & _UPPER[b]
     # The least upper bound is the element of `common` that every other element is above.

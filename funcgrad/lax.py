@@ -1,8 +1,8 @@
 """funcgrad.lax: explicit-shape wrappers of every primitive (no implicit broadcasting or
 promotion), for code that wants exactly one equation per call."""
 from funcgrad.primitives.elementwise import *  # noqa: F401,F403
-from funcgrad.primitives.structural import *  # noqa: F401,F403
-from funcgrad.primitives.linalg import *  # noqa: F401,F403
 from funcgrad.primitives.indexing import *  # noqa: F401,F403
+from funcgrad.primitives.linalg import *  # noqa: F401,F403
 from funcgrad.primitives.reductions import *  # noqa: F401,F403
 from funcgrad.primitives.sorting import *  # noqa: F401,F403
+from funcgrad.primitives.structural import *  # noqa: F401,F403

@@ -3,7 +3,7 @@ so the text is stable across processes and serves as the jaxpr's fingerprint."""
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

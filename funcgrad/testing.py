@@ -9,7 +9,7 @@ The strategies need ``hypothesis`` (a test dependency), imported only when they 
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

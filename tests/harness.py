@@ -11,13 +11,13 @@ inputs:
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 import funcgrad as fg
-import funcgrad.numpy as fnp
 
 F32, F64 = np.dtype("float32"), np.dtype("float64")
 I32, I64, U8, U32 = (np.dtype(t) for t in ("int32", "int64", "uint8", "uint32"))
@@ -117,8 +117,8 @@ def assert_close(actual, expected, rtol, atol, err_msg=""):
     expected = np.asarray(expected)
     assert actual.shape == expected.shape, f"{err_msg}: shape {actual.shape} vs {expected.shape}"
     if expected.dtype.kind in "fc":
-        np.testing.assert_allclose(actual.astype(np.float64) if actual.dtype.kind != "c" else actual,
-                                   expected, rtol=rtol, atol=atol, err_msg=err_msg,
+        widened = actual.astype(np.float64) if actual.dtype.kind != "c" else actual
+        np.testing.assert_allclose(widened, expected, rtol=rtol, atol=atol, err_msg=err_msg,
                                    equal_nan=True)
     else:
         np.testing.assert_array_equal(actual, expected, err_msg=err_msg)

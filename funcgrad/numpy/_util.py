@@ -5,7 +5,7 @@ and dtypes, so every implicit conversion shows up as an explicit equation in the
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

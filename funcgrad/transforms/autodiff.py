@@ -7,7 +7,7 @@ outputs now and a linear jaxpr from tangents to output tangents; ``vjp`` transpo
 from __future__ import annotations
 
 import functools
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -7,7 +7,7 @@ transforms (this is how grad-of-grad and linearize work).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class Zero:
         return f"Zero({self.aval.str_short()})"
 
     @staticmethod
-    def from_primal(x) -> "Zero":
+    def from_primal(x) -> Zero:
         return Zero(core.get_aval(x).to_tangent_aval())
 
 

@@ -10,7 +10,7 @@ recipe graph no sort is needed; ``dce_jaxpr`` then drops what the outputs do not
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from funcgrad import core
 from funcgrad.transforms.staging import StagingTrace, StagingTracer

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from funcgrad.core import Literal, ShapedArray, Tracer, Var
 class StagingTracer(Tracer):
     __slots__ = ("_aval", "_var")  # not "var": that is the array method x.var()
 
-    def __init__(self, trace: "StagingTrace", aval: ShapedArray, var: Var):
+    def __init__(self, trace: StagingTrace, aval: ShapedArray, var: Var):
         self._trace = trace
         self._aval = aval
         self._var = var

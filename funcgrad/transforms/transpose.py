@@ -8,7 +8,7 @@ backward pass is staged and under an outer grad it is differentiated.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from funcgrad import core
 from funcgrad.core import Literal, ShapedArray
