@@ -380,3 +380,219 @@ for _p in UNARY + BINARY:
 __all__ = ([_LAX_NAMES.get(p.name, p.name) for p in UNARY + BINARY if p not in _special]
            + ["convert_element_type", "select_n", "clamp", "integer_pow", "round",
               "stop_gradient"])
+
+
+# ---------------------------------------------------------------- differentiation rules
+# The elementwise family's jvp and transpose rules, in one registration block. Rules bind the
+# lax-level primitives above (operands already have equal shapes and dtypes).
+
+from funcgrad.core import get_aval  # noqa: E402
+from funcgrad.primitives.structural import broadcast_in_dim as _bcast  # noqa: E402
+from funcgrad.transforms import jvp as _ad  # noqa: E402
+from funcgrad.transforms import transpose as _tr  # noqa: E402
+
+
+def _const(x, val):
+    """``val`` broadcast to ``x``'s shape and dtype (a staged constant under tracing)."""
+    from funcgrad.array import Array
+    aval = get_aval(x)
+    c = Array(np.asarray(val, aval.dtype))
+    return _bcast(c, aval.shape, ()) if aval.shape else c
+
+
+def _mul(a, b):
+    return mul_p.bind(a, b)
+
+
+def _div(a, b):
+    return div_p.bind(a, b)
+
+
+def _sq(x):
+    return mul_p.bind(x, x)
+
+
+def _one_minus_sq(x):
+    return sub_p.bind(_const(x, 1), _sq(x))
+
+
+def _balanced_eq(x, z, y):
+    # d max(x, y)/dx: 1 where x is the unique max, 1/2 at ties, 0 elsewhere (as JAX).
+    return select_n_p.bind(eq_p.bind(x, z), _const(x, 0),
+                           select_n_p.bind(eq_p.bind(y, z), _const(x, 1), _const(x, 0.5)))
+
+
+def _pow_jvp_y(t, ans, x, y):
+    # d x**y / dy = log(x) x**y, taken as 0 where x == 0 (the limit for y > 0).
+    safe_log = select_n_p.bind(eq_p.bind(x, _const(x, 0)), log_p.bind(x), _const(x, 0))
+    return _mul(t, _mul(safe_log, ans))
+
+
+def _integer_pow_jvp(t, ans, x, *, y):
+    if y == 0:
+        return _const(t, 0)
+    d = _const(x, y) if y == 1 else _mul(_const(x, y), integer_pow_p.bind(x, y=y - 1))
+    return _mul(t, d)
+
+
+def _rem_jvp_y(t, ans, x, y):
+    q = _div(x, y)
+    trunc = select_n_p.bind(lt_p.bind(q, _const(q, 0)), floor_p.bind(q), ceil_p.bind(q))
+    return neg_p.bind(_mul(t, trunc))
+
+
+def _clamp_jvp(primals, tangents):
+    lo, x, hi = primals
+    ans = clamp_p.bind(lo, x, hi)
+    t_lo, t_x, t_hi = tangents
+    out = _ad.Zero(get_aval(ans).to_tangent_aval())
+
+    def bcast(v):
+        return _bcast(v, x_shape, ()) if get_aval(v).shape != x_shape else v
+    x_shape = get_aval(x).shape
+    lo_b, hi_b = bcast(lo), bcast(hi)
+    if type(t_x) is not _ad.Zero:
+        inside = and_p.bind(gt_p.bind(x, lo_b), lt_p.bind(x, hi_b))
+        out = _ad.add_tangents(out, select_n_p.bind(inside, _const(x, 0), t_x))
+    if type(t_lo) is not _ad.Zero:
+        out = _ad.add_tangents(out, select_n_p.bind(lt_p.bind(x, lo_b), _const(x, 0),
+                                                    bcast(t_lo)))
+    if type(t_hi) is not _ad.Zero:
+        out = _ad.add_tangents(out, select_n_p.bind(gt_p.bind(x, hi_b), _const(x, 0),
+                                                    bcast(t_hi)))
+    return ans, out
+
+
+def _select_n_jvp(primals, tangents):
+    which, *cases = primals
+    ans = select_n_p.bind(which, *cases)
+    t_cases = tangents[1:]
+    if all(type(t) is _ad.Zero for t in t_cases):
+        return ans, _ad.Zero(get_aval(ans).to_tangent_aval())
+    return ans, select_n_p.bind(which, *map(_ad.instantiate, t_cases))
+
+
+def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
+    (x,), (t,) = primals, tangents
+    ans = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
+    if type(t) is _ad.Zero or np.dtype(new_dtype).kind not in "fc":
+        return ans, _ad.Zero.from_primal(ans)
+    return ans, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type)
+
+
+# transposes of the linear primitives
+
+
+def _zero(x):
+    return _ad.Zero(x.aval)
+
+
+def _add_transpose(ct, x, y):
+    return [ct if _tr.is_undefined(x) else None, ct if _tr.is_undefined(y) else None]
+
+
+def _sub_transpose(ct, x, y):
+    neg = None if type(ct) is _ad.Zero else neg_p.bind(ct)
+    return [ct if _tr.is_undefined(x) else None, neg if _tr.is_undefined(y) else None]
+
+
+def _mul_transpose(ct, x, y):
+    if type(ct) is _ad.Zero:
+        return [None, None]
+    if _tr.is_undefined(x):
+        return [_mul(ct, y), None]
+    return [None, _mul(x, ct)]
+
+
+def _div_transpose(ct, x, y):
+    if _tr.is_undefined(y):
+        raise AssertionError("div is linear only in its numerator")
+    return [None if type(ct) is _ad.Zero else _div(ct, y), None]
+
+
+def _convert_transpose(ct, x, *, new_dtype, weak_type):
+    if type(ct) is _ad.Zero:
+        return [None]
+    return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype, weak_type=x.aval.weak_type)]
+
+
+def _select_n_transpose(ct, which, *cases):
+    if _tr.is_undefined(which):
+        raise AssertionError("select_n is not linear in its selector")
+    out = [None]
+    for i, c in enumerate(cases):
+        if not _tr.is_undefined(c) or type(ct) is _ad.Zero:
+            out.append(None)
+            continue
+        zeros = _const(ct, 0)
+        out.append(select_n_p.bind(which, *[ct if j == i else zeros
+                                            for j in range(len(cases))]))
+    return out
+
+
+for _p in [sign_p, floor_p, ceil_p, round_p, is_finite_p, not_p, and_p, or_p, xor_p,
+           shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, nextafter_p,
+           stop_gradient_p, *COMPARISONS]:
+    _ad.defjvp_zero(_p)
+
+_ad.defjvp(exp_p, lambda t, ans, x: _mul(t, ans))
+_ad.defjvp(exp2_p, lambda t, ans, x: _mul(t, _mul(ans, _const(x, np.log(2)))))
+_ad.defjvp(log_p, lambda t, ans, x: _div(t, x))
+_ad.defjvp(log1p_p, lambda t, ans, x: _div(t, add_p.bind(x, _const(x, 1))))
+_ad.defjvp(expm1_p, lambda t, ans, x: _mul(t, add_p.bind(ans, _const(x, 1))))
+_ad.defjvp(tanh_p, lambda t, ans, x: _mul(t, _one_minus_sq(ans)))
+_ad.defjvp(logistic_p, lambda t, ans, x: _mul(t, _mul(ans, sub_p.bind(_const(x, 1), ans))))
+_ad.defjvp(sin_p, lambda t, ans, x: _mul(t, cos_p.bind(x)))
+_ad.defjvp(cos_p, lambda t, ans, x: neg_p.bind(_mul(t, sin_p.bind(x))))
+_ad.defjvp(tan_p, lambda t, ans, x: _mul(t, add_p.bind(_const(x, 1), _sq(ans))))
+_ad.defjvp(asin_p, lambda t, ans, x: _mul(t, rsqrt_p.bind(_one_minus_sq(x))))
+_ad.defjvp(acos_p, lambda t, ans, x: neg_p.bind(_mul(t, rsqrt_p.bind(_one_minus_sq(x)))))
+_ad.defjvp(atan_p, lambda t, ans, x: _div(t, add_p.bind(_const(x, 1), _sq(x))))
+_ad.defjvp(sinh_p, lambda t, ans, x: _mul(t, cosh_p.bind(x)))
+_ad.defjvp(cosh_p, lambda t, ans, x: _mul(t, sinh_p.bind(x)))
+_ad.defjvp(asinh_p, lambda t, ans, x: _mul(t, rsqrt_p.bind(add_p.bind(_sq(x), _const(x, 1)))))
+_ad.defjvp(acosh_p, lambda t, ans, x: _mul(t, _mul(rsqrt_p.bind(sub_p.bind(x, _const(x, 1))),
+                                                   rsqrt_p.bind(add_p.bind(x, _const(x, 1))))))
+_ad.defjvp(atanh_p, lambda t, ans, x: _div(t, _one_minus_sq(x)))
+_ad.defjvp(sqrt_p, lambda t, ans, x: _div(t, _mul(_const(x, 2), ans)))
+_ad.defjvp(rsqrt_p, lambda t, ans, x: _mul(t, _mul(_const(x, -0.5), _div(ans, x))))
+_ad.defjvp(cbrt_p, lambda t, ans, x: _mul(t, _div(_const(x, 1 / 3), _sq(ans))))
+_ad.defjvp(erf_p, lambda t, ans, x: _mul(t, _mul(_const(x, 2 / np.sqrt(np.pi)),
+                                                 exp_p.bind(neg_p.bind(_sq(x))))))
+_ad.defjvp(erfinv_p, lambda t, ans, x: _mul(t, _mul(_const(x, np.sqrt(np.pi) / 2),
+                                                    exp_p.bind(_sq(ans)))))
+_ad.defjvp(copysign_p, lambda t, ans, x, y: _mul(t, _mul(copysign_p.bind(_const(x, 1), x),
+                                                        copysign_p.bind(_const(x, 1), y))), None)
+_ad.defjvp(abs_p, lambda t, ans, x: _mul(t, sign_p.bind(x)))
+_ad.defjvp(integer_pow_p, _integer_pow_jvp)
+_ad.defjvp(pow_p,
+           lambda t, ans, x, y: _mul(t, _mul(y, pow_p.bind(x, sub_p.bind(y, _const(y, 1))))),
+           _pow_jvp_y)
+_ad.defjvp(atan2_p,
+           lambda t, ans, x, y: _mul(t, _div(y, add_p.bind(_sq(x), _sq(y)))),
+           lambda t, ans, x, y: neg_p.bind(_mul(t, _div(x, add_p.bind(_sq(x), _sq(y))))))
+_ad.defjvp(max_p, lambda t, ans, x, y: _mul(t, _balanced_eq(x, ans, y)),
+           lambda t, ans, x, y: _mul(t, _balanced_eq(y, ans, x)))
+_ad.defjvp(min_p, lambda t, ans, x, y: _mul(t, _balanced_eq(x, ans, y)),
+           lambda t, ans, x, y: _mul(t, _balanced_eq(y, ans, x)))
+_ad.defjvp(rem_p, lambda t, ans, x, y: t, _rem_jvp_y)
+_ad.defjvp(mul_p, lambda t, ans, x, y: _mul(t, y), lambda t, ans, x, y: _mul(x, t))
+_ad.defjvp(div_p, lambda t, ans, x, y: _div(t, y),
+           lambda t, ans, x, y: neg_p.bind(_mul(t, _div(ans, y))))
+_ad.defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+_ad.defjvp(sub_p, lambda t, ans, x, y: t, lambda t, ans, x, y: neg_p.bind(t))
+_ad.defjvp(neg_p, lambda t, ans, x: neg_p.bind(t))
+_ad.rules[clamp_p] = _clamp_jvp
+_ad.rules[select_n_p] = _select_n_jvp
+_ad.rules[convert_element_type_p] = _convert_jvp
+_ad.deflinear(copy_p)
+
+_tr.rules[add_p] = _add_transpose
+_tr.rules[_ad.add_any_p] = _add_transpose
+_tr.rules[sub_p] = _sub_transpose
+_tr.rules[neg_p] = lambda ct, x: [None if type(ct) is _ad.Zero else neg_p.bind(ct)]
+_tr.rules[mul_p] = _mul_transpose
+_tr.rules[div_p] = _div_transpose
+_tr.rules[convert_element_type_p] = _convert_transpose
+_tr.rules[select_n_p] = _select_n_transpose
+_tr.rules[copy_p] = lambda ct, x: [ct]
