@@ -437,12 +437,12 @@ def _take_static(a, idx: np.ndarray, axis: int):
     pieces = []
     i = 0
     while i < n:
-        j = i + 1
-        step = int(idx[j] - idx[i]) if j < n else 1
-        if step not in (-1, 0, 1):
-            step = 1
-        while j < n and idx[j] - idx[j - 1] == step:
-            j += 1
+        if i + 1 < n and abs(steps[i]) <= 1:
+            step = int(steps[i])
+            other = np.flatnonzero(steps[i:] != step)
+            j = i + 1 + (int(other[0]) if other.size else n - 1 - i)
+        else:
+            step, j = 1, i + 1
         first, last = int(idx[i]), int(idx[j - 1])
         if step == 0:
             piece = _slice_axis(a, axis, first, first + 1)

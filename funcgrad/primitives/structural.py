@@ -11,6 +11,7 @@ import numpy as np
 from funcgrad import core, dtypes, errors
 from funcgrad.array import Array
 from funcgrad.core import Primitive, ShapedArray
+from funcgrad.primitives import elementwise as ew
 from funcgrad.primitives._helpers import canonicalize_axis, fmt
 
 # ---------------------------------------------------------------- broadcast_in_dim
@@ -237,7 +238,6 @@ dynamic_slice_p = Primitive("dynamic_slice", impl=_dynamic_slice_impl,
 
 def _wrap_negative_indices(starts, shape):
     # A negative start counts from the end once (as in JAX); the primitive then clamps.
-    from funcgrad.primitives import elementwise as ew
     out = []
     for s, d in zip(starts, shape):
         if isinstance(s, (int, np.integer)) and not isinstance(s, bool):
@@ -445,7 +445,6 @@ def full(shape, fill_value, dtype=None):
             with np.errstate(all="ignore"):
                 fill_value = Array(np.asarray(fill_value).astype(dtype))
         elif aval.dtype != dtype or aval.weak_type:
-            from funcgrad.primitives import elementwise as ew
             fill_value = ew.convert_element_type(fill_value, dtype)
     return broadcast_in_dim(fill_value, shape, ())
 
