@@ -28,7 +28,8 @@ import collections
 import dataclasses
 import functools
 import threading
-from typing import Any, Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 __all__ = [
     "PyTreeDef",
