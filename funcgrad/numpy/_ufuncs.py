@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from funcgrad import core, dtypes, errors
+from funcgrad import dtypes, errors
 from funcgrad.array import Array
 from funcgrad.core import Tracer
 from funcgrad.numpy._util import (
@@ -20,8 +20,8 @@ from funcgrad.numpy._util import (
     broadcast_to_shape,
     check_arraylike,
     convert_to,
+    promote_dtypes,
     promote_shapes,
-    result_type_of,
 )
 from funcgrad.primitives import elementwise as ew
 from funcgrad.primitives._helpers import check_dtype
@@ -37,20 +37,7 @@ def _check(op, *args, names=None):
 
 
 def _promote_dtypes(op, *args, names=None, inexact=False):
-    _check(op, *args, names=names)
-    dt, weak = result_type_of(*args)
-    if inexact and not dtypes.is_inexact(dt):
-        dt = dtypes.default_float()
-    # Every converted argument takes the result's weak type, as in JAX: a weak result (e.g.
-    # int8 array + 1.0 -> weak float32) must not be made strong by its converted operands.
-    return [_convert(a, dt, weak) for a in args]
-
-
-def _convert(x, dtype, weak):
-    if type(x) in (bool, int, float, complex):
-        # A Python scalar is weak only when the result is: a Python bool never is.
-        return Array(core.scalar_to_numpy(x, dtype), weak_type=weak)
-    return convert_to(x, dtype, weak)
+    return promote_dtypes(op, *args, names=names or _ARG_NAMES.get(len(args)), inexact=inexact)
 
 
 def _promote(op, *args, names=None):

@@ -153,21 +153,23 @@ def convert_to(x, dtype: np.dtype, weak: bool = False):
     return ew.convert_element_type(x, dtype, weak)
 
 
-def promote_dtypes(op: str, *args):
+def promote_dtypes(op: str, *args, names: Sequence[str] | None = None, inexact: bool = False):
     """Converts every argument to their common dtype (JAX's promotion lattice). Converted
-    arguments take the result's weak type, so ``int8_array + 1.0`` is a weak float32."""
-    check_arraylike(op, *args)
-    dt, weak = result_type_of(*args)
-    return [convert_to(a, dt, weak) for a in args]
+    arguments take the result's weak type, so ``int8_array + 1.0`` is a weak float32.
 
-
-def promote_dtypes_inexact(op: str, *args):
-    """Like ``promote_dtypes``, but integer and boolean results become the default float."""
-    check_arraylike(op, *args)
+    ``inexact=True`` turns integer and boolean results into the default float; ``names`` name
+    the arguments in the error for a non-array argument.
+    """
+    check_arraylike(op, *args, names=names)
     dt, weak = result_type_of(*args)
-    if not dtypes.is_inexact(dt):
+    if inexact and not dtypes.is_inexact(dt):
         dt = dtypes.default_float()
     return [convert_to(a, dt, weak) for a in args]
+
+
+def promote_dtypes_inexact(op: str, *args, names: Sequence[str] | None = None):
+    """Like ``promote_dtypes``, but integer and boolean results become the default float."""
+    return promote_dtypes(op, *args, names=names, inexact=True)
 
 
 def broadcast_shapes(op: str, *shapes, avals=None) -> tuple[int, ...]:
@@ -206,17 +208,13 @@ def promote_shapes(op: str, *args):
     return [broadcast_to_shape(a, target) for a in args]
 
 
-def promote_args(op: str, *args):
-    """Promotes dtypes, then broadcasts shapes: the standard preparation of an n-ary op.
-
-    The dtype error of a mismatched op is reported with all argument avals, e.g.
-    ``add: shapes [3], [4] cannot be broadcast together``.
-    """
-    return promote_shapes(op, *promote_dtypes(op, *args))
+def promote_args(op: str, *args, names: Sequence[str] | None = None):
+    """Promotes dtypes, then broadcasts shapes: the standard preparation of an n-ary op."""
+    return promote_shapes(op, *promote_dtypes(op, *args, names=names))
 
 
-def promote_args_inexact(op: str, *args):
-    return promote_shapes(op, *promote_dtypes_inexact(op, *args))
+def promote_args_inexact(op: str, *args, names: Sequence[str] | None = None):
+    return promote_shapes(op, *promote_dtypes(op, *args, names=names, inexact=True))
 
 
 def normalize_axes(op: str, axis, ndim: int) -> tuple[int, ...]:
