@@ -323,10 +323,15 @@ class Tracer(ArrayMethods):
         return self._concretize("item()").item()
 
 
+def describe_dependence(tracer: Tracer) -> str:
+    """A sentence naming the arguments a traced value depends on ('' when unknown)."""
+    describe = getattr(tracer._trace, "describe_dependence", None)
+    return describe(tracer) if describe else ""
+
+
 def concretization_error(tracer: Tracer, what: str) -> errors.ConcretizationError:
     trace = tracer._trace
-    origin = getattr(trace, "describe_dependence", None)
-    depends = origin(tracer) if origin else ""
+    depends = describe_dependence(tracer)
     return errors.ConcretizationError(errors.message(
         what, f"a traced {tracer.aval.str_short()} value has no concrete value while tracing "
         f"{trace.transform_name}.{depends} Python control flow on traced values cannot be "

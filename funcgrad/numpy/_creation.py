@@ -41,8 +41,7 @@ def _dtype(dtype, default: np.dtype | None = None) -> np.dtype | None:
 
 def _traced_error(op: str, what: str, x: Tracer) -> errors.ConcretizationError:
     trace = x._trace
-    describe = getattr(trace, "describe_dependence", None)
-    depends = describe(x) if describe else ""
+    depends = core.describe_dependence(x)
     return errors.ConcretizationError(errors.message(
         op, f"{what} is a traced {x.aval.str_short()} value while tracing "
         f"{trace.transform_name}, but it must be concrete: it fixes the size of the "
