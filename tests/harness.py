@@ -156,3 +156,97 @@ def check_spec(spec: Spec, args, kwargs):
     staged = closed(*args)
     for s, o in zip(staged, outs):
         assert_close(s, o, 0, 0, err_msg=f"{spec.name} staged vs eager")
+
+
+# ------------------------------------------------------------------------ derivatives
+
+def check_spec_grads(spec: Spec, args, kwargs, order: int = 2, modes=("fwd", "rev"),
+                     argnums=None, atol=None, rtol=None):
+    """Derivatives of ``spec.fg_fn`` w.r.t. its float arguments (``argnums`` to choose),
+    checked in float64 against central differences up to ``order``, forward and reverse."""
+    from funcgrad.testing import check_grads
+    args64 = [np.asarray(a).astype(F64) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+              for a in args]
+    idx = [i for i, a in enumerate(args64) if a.dtype.kind == "f"] if argnums is None \
+        else list(argnums)
+    if not idx:
+        return
+
+    def f(*diff):
+        full = list(args64)
+        for i, d in zip(idx, diff):
+            full[i] = d
+        return spec.fg_fn(*full, **kwargs)
+    check_grads(f, [args64[i] for i in idx], order=order, modes=modes, atol=atol, rtol=rtol)
+
+
+# ------------------------------------------------------------------------ batching
+
+def _variants(a: np.ndarray, size: int, rng) -> list[np.ndarray]:
+    """``size`` examples like ``a``: the first is ``a``, the others permute its elements, so
+    values stay in the function's domain and index arguments stay in range."""
+    out = [a]
+    for _ in range(size - 1):
+        out.append(rng.permutation(a.reshape(-1)).reshape(a.shape))
+    return out[:size]
+
+
+def _stack(xs, axis, size):
+    if size:
+        return np.stack(xs[:size], axis=axis)
+    return np.take(np.stack(xs[:1], axis=axis), np.array([], np.intp), axis=axis)
+
+
+def check_vmap(fn, args, in_axes, size: int, seed: int = 0, rtol=None, atol=None,
+               name: str = ""):
+    """``vmap(fn, in_axes)`` on a batch of ``size`` examples equals stacking ``fn`` applied to
+    each example (the batch dimension of each mapped argument at its ``in_axes``)."""
+    rng = np.random.default_rng(seed)
+    args = [np.asarray(a) for a in args]
+    per_arg = [_variants(a, max(size, 1), rng) if ax is not None else None
+               for a, ax in zip(args, in_axes)]
+    examples = [[a if ax is None else per_arg[i][k] for i, (a, ax) in
+                 enumerate(zip(args, in_axes))] for k in range(size)]
+    batched = [a if ax is None else _stack(per_arg[i], ax, size)
+               for i, (a, ax) in enumerate(zip(args, in_axes))]
+    got = fg.vmap(fn, in_axes=tuple(in_axes))(*batched)
+    template = fn(*args)
+    got_leaves, got_tree = fg.tree_util.tree_flatten(got)
+    t_leaves, t_tree = fg.tree_util.tree_flatten(template)
+    assert got_tree == t_tree, f"{name}: vmap output structure {got_tree} vs {t_tree}"
+    per_example = [fg.tree_util.tree_leaves(fn(*ex)) for ex in examples]
+    for j, (g, t) in enumerate(zip(got_leaves, t_leaves)):
+        t = np.asarray(t)
+        if size:
+            want = np.stack([np.asarray(ex[j]) for ex in per_example])
+        else:
+            want = np.empty((0,) + t.shape, t.dtype)
+        assert np.asarray(g).dtype == t.dtype, f"{name}: vmap dtype {g.dtype} vs {t.dtype}"
+        r0, a0 = default_tolerance(t.dtype)
+        assert_close(g, want, rtol if rtol is not None else r0,
+                     atol if atol is not None else a0,
+                     err_msg=f"{name}: vmap output {j}, in_axes={in_axes}, size={size}")
+
+
+def draw_in_axes(draw, args, allow_unmapped=True):
+    """Hypothesis: one in_axes entry per argument (an axis of the batched array, possibly
+    negative, or None), with at least one argument mapped."""
+    axes = []
+    for a in args:
+        nd = np.ndim(a) + 1
+        choices = st.integers(-nd, nd - 1)
+        axes.append(draw(st.one_of(st.none(), choices) if allow_unmapped else choices))
+    if all(ax is None for ax in axes):
+        i = draw(st.integers(0, len(args) - 1))
+        axes[i] = draw(st.integers(-(np.ndim(args[i]) + 1), np.ndim(args[i])))
+    return axes
+
+
+def check_spec_vmap(spec: Spec, args, kwargs, data, sizes=(0, 1, 3)):
+    """Draws in_axes and a batch size, then ``check_vmap`` on ``spec.fg_fn``."""
+    in_axes = draw_in_axes(data.draw, args)
+    size = data.draw(st.sampled_from(sizes))
+    rtol0, atol0 = spec.rtol, spec.atol
+    check_vmap(lambda *a: spec.fg_fn(*a, **kwargs), args, in_axes, size,
+               seed=data.draw(st.integers(0, 2**16)), rtol=rtol0, atol=atol0,
+               name=spec.name)

@@ -390,6 +390,7 @@ from funcgrad.core import get_aval  # noqa: E402
 from funcgrad.primitives.structural import broadcast_in_dim as _bcast  # noqa: E402
 from funcgrad.transforms import jvp as _ad  # noqa: E402
 from funcgrad.transforms import transpose as _tr  # noqa: E402
+from funcgrad.transforms import vmap as _vm  # noqa: E402
 
 
 def _const(x, val):
@@ -596,3 +597,9 @@ _tr.rules[div_p] = _div_transpose
 _tr.rules[convert_element_type_p] = _convert_transpose
 _tr.rules[select_n_p] = _select_n_transpose
 _tr.rules[copy_p] = lambda ct, x: [ct]
+
+# batching: unary primitives pass the batch dimension through; n-ary ones align operands.
+for _p in [*UNARY, convert_element_type_p, stop_gradient_p, copy_p]:
+    _vm.defvectorized(_p)
+for _p in [*BINARY, select_n_p, clamp_p, _ad.add_any_p]:
+    _vm.defbroadcasting(_p)
