@@ -17,5 +17,7 @@ from funcgrad import numpy, lax  # noqa: F401,E402
 from funcgrad.transforms.staging import make_jaxpr  # noqa: F401
 from funcgrad.primitives.elementwise import stop_gradient  # noqa: F401
 from funcgrad.transforms.autodiff import (  # noqa: F401
-    grad, jvp, linearize, value_and_grad, vjp)
+    grad, hessian, jacfwd, jacrev, jvp, linearize, value_and_grad, vjp)
+from funcgrad.primitives.custom_derivatives import (  # noqa: F401
+    checkpoint, custom_jvp, custom_vjp, remat)
 from funcgrad.transforms.vmap import vmap  # noqa: F401

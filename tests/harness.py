@@ -11,6 +11,7 @@ inputs:
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,14 @@ I32, I64, U8, U32 = (np.dtype(t) for t in ("int32", "int64", "uint8", "uint32"))
 BOOL = np.dtype("bool")
 FLOATS = (F32, F64)
 INTS = (I32, I64)
+
+THOROUGH = os.environ.get("FUNCGRAD_TEST_PROFILE") == "thorough"
+
+
+def scaled(n: int) -> int:
+    """``max_examples`` for an expensive test: ``n`` by default, 10x in the thorough profile."""
+    return n * 10 if THOROUGH else n
+
 
 # Awkward shapes always worth trying: scalars, size-1 and size-0 dims, odd sizes.
 AWKWARD_SHAPES = [(), (1,), (0,), (3,), (1, 1), (2, 3), (45, 65), (1, 4, 1), (2, 0, 3)]

@@ -1,4 +1,4 @@
-"""Autodiff APIs: jvp, linearize, vjp, grad, value_and_grad.
+"""Autodiff APIs: jvp, linearize, vjp, grad, value_and_grad, jacfwd, jacrev, hessian.
 
 Reverse mode is partial evaluation of forward mode followed by transposition: ``linearize``
 runs the JVP under a ``PartialEvalTrace`` whose unknowns are the tangents, giving the primal
@@ -172,7 +172,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return out, f_vjp
 
 
-def _check_grad_inputs(fun, args, argnums):
+def _check_grad_inputs(fun, args, argnums, api="grad"):
     names = argument_names(fun, args, {})
     flat_with_path = tree_util.tree_flatten_with_path(args)[0]
     for name, (path, leaf) in zip(names, flat_with_path):
@@ -181,7 +181,7 @@ def _check_grad_inputs(fun, args, argnums):
         dt = core.get_aval(leaf).dtype
         if dt.kind not in "fc":
             raise TypeError(errors.message(
-                "grad", f"argument `{name}` has dtype {dt}; grad requires floating-point "
+                api, f"argument `{name}` has dtype {dt}; {api} requires floating-point "
                 "inputs (gradients of integer or boolean inputs are not defined).",
                 f"convert it (e.g. {name}.astype('float32')) or differentiate with respect to "
                 "other arguments (argnums=...).", TypeError))
@@ -204,24 +204,11 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         (Array(5., dtype=float32), Array([0., 2., 4.], dtype=float32))
     """
     multiple = not isinstance(argnums, int)
-    nums = tuple(argnums) if multiple else (argnums,)
 
     @functools.wraps(fun)
     @source_info.api_boundary
     def value_and_grad_f(*args, **kwargs):
-        nargs = len(args)
-        for n in nums:
-            if not -nargs <= n < nargs:
-                raise ValueError(f"grad: argnums {argnums} out of range for {nargs} positional "
-                                 "arguments")
-        idx = tuple(n % nargs for n in nums)
-        _check_grad_inputs(fun, args, idx)
-
-        def partial_fun(*diff_args):
-            full = list(args)
-            for i, a in zip(idx, diff_args):
-                full[i] = a
-            return fun(*full, **kwargs)
+        idx, partial_fun = _select_args("grad", fun, argnums, args, kwargs)
 
         out, f_vjp, *aux = vjp(partial_fun, *[args[i] for i in idx], has_aux=has_aux)
         aval = core.get_aval(out) if core.is_arraylike(out) else None
@@ -263,3 +250,163 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
         value_aux, g = vg(*args, **kwargs)
         return (g, value_aux[1]) if has_aux else g
     return grad_f
+
+
+def _select_args(api: str, fun, argnums, args, kwargs):
+    """Validates ``argnums`` and returns ``(indices, f)`` with ``f(*selected_args)``."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    nargs = len(args)
+    for n in nums:
+        if not isinstance(n, int) or not -nargs <= n < nargs:
+            raise ValueError(f"{api}: argnums {argnums} out of range for {nargs} positional "
+                             "arguments")
+    idx = tuple(n % nargs for n in nums)
+    _check_grad_inputs(fun, args, idx, api)
+
+    def partial_fun(*diff_args):
+        full = list(args)
+        for i, a in zip(idx, diff_args):
+            full[i] = a
+        return fun(*full, **kwargs)
+    return idx, partial_fun
+
+
+def _split_aux(api, out, has_aux):
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{api}(has_aux=True): the function must return a pair (out, aux)")
+    return out
+
+
+def _std_basis(leaves) -> list[np.ndarray]:
+    """For leaves of total size n, one array per leaf of shape ``(n, *leaf.shape)``: together,
+    the rows of the n x n identity."""
+    avals = [core.get_aval(x) for x in leaves]
+    n = sum(a.size for a in avals)
+    out, start = [], 0
+    for a in avals:
+        block = np.zeros((n, a.size), a.dtype)
+        block[np.arange(start, start + a.size), np.arange(a.size)] = 1
+        out.append(block.reshape((n,) + a.shape))
+        start += a.size
+    return out
+
+
+def _jac_tree(out_tree, in_tree, blocks):
+    """The Jacobian as a tree product: ``out_tree`` of ``in_tree`` of arrays."""
+    rows = [tree_util.tree_unflatten(in_tree, row) for row in blocks]
+    return tree_util.tree_unflatten(out_tree, rows)
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """The Jacobian of ``fun`` by forward mode: ``vmap`` of the JVP over the input basis.
+
+    Args:
+      fun: a function of arrays (pytrees allowed).
+      argnums: which positional argument(s) to differentiate (int or tuple).
+      has_aux: whether ``fun`` returns ``(out, aux)``; then ``(jacobian, aux)`` is returned.
+
+    Returns:
+      A function returning the Jacobian: for each output leaf of shape ``o`` and input leaf of
+      shape ``i``, an array of shape ``o + i``, arranged as the output tree of input trees.
+
+    Cheaper than ``jacrev`` when there are fewer inputs than outputs.
+
+    Example:
+        >>> fg.jacfwd(lambda x: fnp.sin(x))(fnp.zeros(2))
+        Array([[1., 0.],
+               [0., 1.]], dtype=float32)
+    """
+    @functools.wraps(fun)
+    @source_info.api_boundary
+    def jacfun(*args, **kwargs):
+        from funcgrad.transforms.vmap import vmap
+        idx, partial_fun = _select_args("jacfwd", fun, argnums, args, kwargs)
+        dyn = tuple(args[i] for i in idx)
+        dyn_leaves, dyn_tree = tree_util.tree_flatten(dyn)
+        out_store = []
+
+        def push(*t_leaves):
+            tangents = tree_util.tree_unflatten(dyn_tree, t_leaves)
+
+            def main(*xs):
+                out, aux = _split_aux("jacfwd", partial_fun(*xs), has_aux)
+                return out, aux
+            (out, aux), (t_out, _) = jvp(main, dyn, tangents)
+            out_store.append(tree_util.tree_structure(out))
+            return t_out, aux
+        basis = _std_basis(dyn_leaves)
+        t_out, aux = vmap(push, in_axes=0, out_axes=(-1, None))(*basis)
+        out_leaves, out_tree = tree_util.tree_flatten(t_out)
+        in_tree = dyn_tree if not isinstance(argnums, int) else \
+            tree_util.tree_structure(args[idx[0]])
+        blocks = []
+        for o in out_leaves:
+            oshape = o.shape[:-1]
+            row, start = [], 0
+            for x in dyn_leaves:
+                xa = core.get_aval(x)
+                piece = o[..., start:start + xa.size]
+                row.append(piece.reshape(oshape + xa.shape))
+                start += xa.size
+            blocks.append(row)
+        jac = _jac_tree(out_tree, in_tree, blocks)
+        return (jac, aux) if has_aux else jac
+
+    return jacfun
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """The Jacobian of ``fun`` by reverse mode: ``vmap`` of the VJP over the output basis.
+
+    Same arguments and result layout as ``jacfwd``; cheaper when there are fewer outputs
+    than inputs.
+
+    Example:
+        >>> fg.jacrev(lambda x: x ** 2)(fnp.array([1.0, 2.0]))
+        Array([[2., 0.],
+               [0., 4.]], dtype=float32)
+    """
+    @functools.wraps(fun)
+    @source_info.api_boundary
+    def jacfun(*args, **kwargs):
+        from funcgrad.transforms.vmap import vmap
+        idx, partial_fun = _select_args("jacrev", fun, argnums, args, kwargs)
+        dyn = tuple(args[i] for i in idx)
+        out, f_vjp, *aux = vjp(partial_fun, *dyn, has_aux=has_aux)
+        out_leaves, out_tree = tree_util.tree_flatten(out)
+        for o in out_leaves:
+            if core.get_aval(o).dtype.kind not in "fc":
+                raise TypeError(errors.message(
+                    "jacrev", f"jacrev requires floating-point outputs, got "
+                    f"{core.get_aval(o).str_short()}.", "use jacfwd, or convert the output.",
+                    TypeError))
+
+        def pull(*ct_leaves):
+            return f_vjp(tree_util.tree_unflatten(out_tree, ct_leaves))
+        cts = vmap(pull)(*_std_basis(out_leaves))
+        if isinstance(argnums, int):
+            cts = cts[0]
+        ct_leaves, in_tree = tree_util.tree_flatten(cts)
+        blocks, start = [], 0
+        for o in out_leaves:
+            oa = core.get_aval(o)
+            blocks.append([c[start:start + oa.size].reshape(oa.shape + c.shape[1:])
+                           for c in ct_leaves])
+            start += oa.size
+        jac = _jac_tree(out_tree, in_tree, blocks)
+        return (jac, aux[0]) if has_aux else jac
+
+    return jacfun
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False):
+    """The Hessian of scalar-valued ``fun``: ``jacfwd(jacrev(fun))``.
+
+    Example:
+        >>> fg.hessian(lambda x: (x ** 3).sum())(fnp.array([1.0, 2.0]))
+        Array([[ 6.,  0.],
+               [ 0., 12.]], dtype=float32)
+    """
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)

@@ -243,3 +243,15 @@ def _dynamic_names(fun, args, kwargs, static_idx) -> list[str]:
         pos += n
     out.extend(names[pos:])
     return out
+
+
+def trace_to_open_jaxpr(flat_fun: Callable, in_avals: Sequence[ShapedArray],
+                        transform_name: str) -> tuple[core.Jaxpr, list]:
+    """Traces ``flat_fun`` and returns ``(jaxpr, consts)`` where the jaxpr has no constvars:
+    the captured values (arrays, or tracers of enclosing transforms) are its leading invars,
+    to be passed as operands. Higher-order primitives use this so that enclosing transforms
+    see every value the body depends on."""
+    closed = trace_to_jaxpr(flat_fun, in_avals, transform_name=transform_name)
+    j = closed.jaxpr
+    return (core.Jaxpr((), (*j.constvars, *j.invars), j.eqns, j.outvars, j.debug_info),
+            list(closed.consts))

@@ -35,9 +35,17 @@ def is_undefined(x) -> bool:
     return type(x) is UndefPrimal
 
 
-def backward_pass(jaxpr: core.Jaxpr, consts: Sequence, cts_out: Sequence) -> list:
-    """Cotangents of ``jaxpr``'s invars given cotangents of its outvars (``Zero`` allowed)."""
+def backward_pass(jaxpr: core.Jaxpr, consts: Sequence, cts_out: Sequence,
+                  args: Sequence | None = None) -> list:
+    """Cotangents of ``jaxpr``'s invars given cotangents of its outvars (``Zero`` allowed).
+
+    ``args`` gives, per invar, either a known value or ``UndefPrimal`` (a linear input); by
+    default every invar is linear. Equations with no linear input (the recomputed primal part
+    of a rematerialised jaxpr, say) are evaluated forwards first; the rest are transposed.
+    """
     known = dict(zip(jaxpr.constvars, consts))
+    if args is not None:
+        known.update((v, a) for v, a in zip(jaxpr.invars, args) if not is_undefined(a))
     ct_env: dict[core.Var, object] = {}
 
     def add_ct(v, ct):
@@ -52,9 +60,17 @@ def backward_pass(jaxpr: core.Jaxpr, consts: Sequence, cts_out: Sequence) -> lis
             return known[v]
         return UndefPrimal(v.aval)
 
+    linear_eqns = []
+    for eqn in jaxpr.eqns:
+        if any(type(v) is not Literal and v not in known for v in eqn.invars):
+            linear_eqns.append(eqn)
+            continue
+        outs = eqn.prim.bind(*[read(v) for v in eqn.invars], **eqn.params)
+        known.update(zip(eqn.outvars, outs if eqn.prim.multiple_results else [outs]))
+
     for v, ct in zip(jaxpr.outvars, cts_out):
         add_ct(v, ct)
-    for eqn in reversed(jaxpr.eqns):
+    for eqn in reversed(linear_eqns):
         cts = [ct_env.pop(v, None) for v in eqn.outvars]
         if all(c is None for c in cts):
             continue
@@ -65,9 +81,9 @@ def backward_pass(jaxpr: core.Jaxpr, consts: Sequence, cts_out: Sequence) -> lis
         rule = rules.get(eqn.prim)
         if rule is None:
             raise missing_rule_error("transpose", eqn.prim)
-        args = [read(v) for v in eqn.invars]
-        cts_in = rule(cts, *args, **eqn.params)
-        for v, a, ct in zip(eqn.invars, args, cts_in):
+        args_ = [read(v) for v in eqn.invars]
+        cts_in = rule(cts, *args_, **eqn.params)
+        for v, a, ct in zip(eqn.invars, args_, cts_in):
             if is_undefined(a):
                 add_ct(v, ct)
     return [ct_env.get(v, Zero(v.aval)) if type(v) is not Literal else Zero(v.aval)
