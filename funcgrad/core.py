@@ -286,6 +286,10 @@ class Tracer(ArrayMethods):
         """The concrete value behind this tracer, or None when it is abstract."""
         return None
 
+    def unwrap(self):
+        """The value this tracer wraps, for transforms that wrap one (else None)."""
+        return None
+
     def _concretize(self, what: str):
         val = self.to_concrete_value()
         if val is None:
@@ -323,14 +327,24 @@ class Tracer(ArrayMethods):
         return self._concretize("item()").item()
 
 
+def _abstract_root(tracer: Tracer) -> Tracer:
+    """The tracer that makes ``tracer`` abstract: transforms that wrap a value (jvp's primal,
+    vmap's batched value) point to the staging tracer underneath."""
+    inner = tracer.unwrap()
+    while isinstance(inner, Tracer) and inner.to_concrete_value() is None:
+        tracer, inner = inner, inner.unwrap()
+    return tracer
+
+
 def describe_dependence(tracer: Tracer) -> str:
     """A sentence naming the arguments a traced value depends on ('' when unknown)."""
+    tracer = _abstract_root(tracer)
     describe = getattr(tracer._trace, "describe_dependence", None)
     return describe(tracer) if describe else ""
 
 
 def concretization_error(tracer: Tracer, what: str) -> errors.ConcretizationError:
-    trace = tracer._trace
+    trace = _abstract_root(tracer)._trace
     depends = describe_dependence(tracer)
     return errors.ConcretizationError(errors.message(
         what, f"a traced {tracer.aval.str_short()} value has no concrete value while tracing "

@@ -45,6 +45,10 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
         >>> fg.jvp(fnp.sin, (0.0,), (1.0,))
         (Array(0., dtype=float32, weak_type=True), Array(1., dtype=float32, weak_type=True))
     """
+    return _jvp(fun, primals, tangents, f"jvp({source_info.fun_name(fun)})")
+
+
+def _jvp(fun, primals, tangents, name):
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples or lists of arguments, got "
                         f"{type(primals).__name__} and {type(tangents).__name__}.")
@@ -54,8 +58,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence):
         raise TypeError(f"jvp: primals and tangents differ in structure: {in_tree} vs {t_tree}.")
     _check_tangent_match(p_leaves, t_leaves)
     flat_fun, out_tree = flatten_fun(fun, in_tree)
-    p_out, t_out = jvp_flat(flat_fun, p_leaves, t_leaves,
-                            f"jvp({source_info.fun_name(fun)})")
+    p_out, t_out = jvp_flat(flat_fun, p_leaves, t_leaves, name)
     t_out = [instantiate(t) for t in t_out]
     return (tree_util.tree_unflatten(out_tree.val, p_out),
             tree_util.tree_unflatten(out_tree.val, t_out))
@@ -136,6 +139,10 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
         >>> f_vjp(1.0)
         (Array(1., dtype=float32),)
     """
+    return _vjp(fun, primals, has_aux, f"vjp({source_info.fun_name(fun)})")
+
+
+def _vjp(fun, primals, has_aux, name):
     leaves, in_tree = tree_util.tree_flatten((primals, {}))
     aux_store = []
 
@@ -149,7 +156,7 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
         return out
 
     flat_fun, out_tree = flatten_fun(fun_main, in_tree)
-    p_out, pullback, _ = vjp_flat(flat_fun, leaves, f"vjp({source_info.fun_name(fun)})")
+    p_out, pullback, _ = vjp_flat(flat_fun, leaves, name)
     out_avals = [core.get_aval(p) for p in p_out]
 
     def f_vjp(ct):
@@ -210,7 +217,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     def value_and_grad_f(*args, **kwargs):
         idx, partial_fun = _select_args("grad", fun, argnums, args, kwargs)
 
-        out, f_vjp, *aux = vjp(partial_fun, *[args[i] for i in idx], has_aux=has_aux)
+        out, f_vjp, *aux = _vjp(partial_fun, [args[i] for i in idx], has_aux,
+                                f"grad({source_info.fun_name(fun)})")
         aval = core.get_aval(out) if core.is_arraylike(out) else None
         if aval is None or aval.shape != () or aval.dtype.kind != "f":
             got = aval.str_short() if aval is not None else type(out).__name__
@@ -333,7 +341,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             def main(*xs):
                 out, aux = _split_aux("jacfwd", partial_fun(*xs), has_aux)
                 return out, aux
-            (out, aux), (t_out, _) = jvp(main, dyn, tangents)
+            (out, aux), (t_out, _) = _jvp(main, dyn, tangents,
+                                          f"jacfwd({source_info.fun_name(fun)})")
             out_store.append(tree_util.tree_structure(out))
             return t_out, aux
         basis = _std_basis(dyn_leaves)
@@ -374,7 +383,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         from funcgrad.transforms.vmap import vmap
         idx, partial_fun = _select_args("jacrev", fun, argnums, args, kwargs)
         dyn = tuple(args[i] for i in idx)
-        out, f_vjp, *aux = vjp(partial_fun, *dyn, has_aux=has_aux)
+        out, f_vjp, *aux = _vjp(partial_fun, dyn, has_aux,
+                                f"jacrev({source_info.fun_name(fun)})")
         out_leaves, out_tree = tree_util.tree_flatten(out)
         for o in out_leaves:
             if core.get_aval(o).dtype.kind not in "fc":

@@ -82,6 +82,9 @@ class JVPTracer(Tracer):
     def aval(self):
         return core.get_aval(self.primal)
 
+    def unwrap(self):
+        return self.primal
+
     def to_concrete_value(self):
         p = self.primal
         return p.to_concrete_value() if isinstance(p, Tracer) else p

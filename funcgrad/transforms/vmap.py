@@ -39,6 +39,9 @@ class BatchTracer(Tracer):
         shape = aval.shape[:self.bdim] + aval.shape[self.bdim + 1:]
         return ShapedArray(shape, aval.dtype, aval.weak_type)
 
+    def unwrap(self):
+        return self.val
+
     def to_concrete_value(self):
         if self.bdim is not None:
             return None
