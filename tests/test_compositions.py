@@ -213,12 +213,12 @@ def test_vmap_of_grad_equals_loop(program):
     if name.startswith("python_branch"):
         pytest.skip("a Python `if` on a batched value needs lax.cond (vmap cannot see one "
                     "concrete value)")
-    batch = [tree_map(lambda a: a + 0.05 * k * np.sign(a), x) for k in range(3)]
+    batch = [tree_map(lambda a, k=k: a + 0.05 * k * np.sign(a), x) for k in range(3)]
     stacked = tree_map(lambda *a: np.stack(a), *batch)
     got = fg.vmap(fg.grad(f))(stacked)
     for k, xk in enumerate(batch):
         want = fg.grad(f)(xk)
-        np.testing.assert_allclose(_flat(tree_map(lambda a: np.asarray(a)[k], got)),
+        np.testing.assert_allclose(_flat(tree_map(lambda a, k=k: np.asarray(a)[k], got)),
                                    _flat(want), rtol=1e-10, atol=1e-12, err_msg=name)
 
 
@@ -243,3 +243,17 @@ def test_value_and_grad_pytree_matches_flat(program):
     vec = _flat(x)
     g_flat = fg.grad(lambda v: f(_unflat_like(v, x)))(vec)
     np.testing.assert_allclose(_flat(g), np.asarray(g_flat), rtol=1e-10, atol=1e-12)
+
+
+def test_transpose_property_of_the_linearized_gradient(program):
+    """For L = linearize(grad f) at x, the transposed program (vjp) satisfies
+    <ct, L t> == <L^T ct, t> for random t and ct."""
+    name, f, x = program
+    g = fg.grad(f)
+    t = tree_map(lambda a: RNG.standard_normal(np.shape(a)), x)
+    ct = tree_map(lambda a: RNG.standard_normal(np.shape(a)), x)
+    _, lin = fg.linearize(g, x)
+    _, g_vjp = fg.vjp(g, x)
+    lhs = float(_flat(ct) @ _flat(lin(t)))
+    rhs = float(_flat(g_vjp(ct)[0]) @ _flat(t))
+    assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-12), name
