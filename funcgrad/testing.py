@@ -129,7 +129,7 @@ def check_grads(f: Callable, args: Sequence, order: int = 2, modes=("fwd", "rev"
 
     Args:
       f: a function of arrays returning an array or a pytree of arrays.
-      args: the point (a sequence of arrays) at which to check.
+      args: the point (a sequence of arrays or pytrees of arrays) at which to check.
       order: the highest derivative order to check (each order differentiates the previous
         order's jvp/vjp function along a fixed random direction).
       modes: any of ``"fwd"`` and ``"rev"``.
@@ -146,6 +146,12 @@ def check_grads(f: Callable, args: Sequence, order: int = 2, modes=("fwd", "rev"
     args = list(args)
     if order < 1:
         return
+    leaves, tree = tree_util.tree_flatten(args)
+    if tree != tree_util.tree_structure([0] * len(args)):
+        # Pytree arguments: check the function of the flat leaves (failures name leaf indices).
+        def flat_f(*ls):
+            return f(*tree_util.tree_unflatten(tree, ls))
+        return check_grads(flat_f, leaves, order, modes, atol, rtol, eps, seed, _depth=_depth)
     rng = np.random.default_rng(seed + 100 * order)
     try:
         if "fwd" in modes:

@@ -142,40 +142,73 @@ def vjp(fun: Callable, *primals, has_aux: bool = False):
     return _vjp(fun, primals, has_aux, f"vjp({source_info.fun_name(fun)})")
 
 
+def _is_array(x) -> bool:
+    return isinstance(x, (core.Tracer, np.ndarray, np.generic)) or \
+        type(getattr(x, "aval", None)) is core.ShapedArray
+
+
 def _vjp(fun, primals, has_aux, name):
     leaves, in_tree = tree_util.tree_flatten((primals, {}))
-    aux_store = []
+    aux_info = []   # (aux treedef, non-array aux leaves by position, number of array leaves)
 
     def fun_main(*args, **kw):
         out = fun(*args, **kw)
-        if has_aux:
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise TypeError("vjp(has_aux=True): the function must return a pair (out, aux)")
-            out, aux = out
-            aux_store.append(aux)
-        return out
+        if not has_aux:
+            return out
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"{name}: with has_aux=True the function must return a pair "
+                            f"(out, aux), got {type(out).__name__}.")
+        out, aux = out
+        # Array leaves of aux travel as extra outputs, so they come back unboxed (as values,
+        # not tracers); other leaves (strings, None, ...) are kept aside.
+        aux_leaves, aux_tree = tree_util.tree_flatten(aux)
+        arrays = [x for x in aux_leaves if _is_array(x)]
+        others = {i: x for i, x in enumerate(aux_leaves) if not _is_array(x)}
+        aux_info.append((aux_tree, others, len(arrays)))
+        return out, arrays
 
     flat_fun, out_tree = flatten_fun(fun_main, in_tree)
     p_out, pullback, _ = vjp_flat(flat_fun, leaves, name)
+    aux = None
+    if has_aux:
+        aux_tree, others, n_arrays = aux_info[0]
+        aux_arrays = iter(p_out[len(p_out) - n_arrays:])
+        p_out = p_out[:len(p_out) - n_arrays]
+        aux = tree_util.tree_unflatten(aux_tree, [others[i] if i in others else next(aux_arrays)
+                                                  for i in range(aux_tree.num_leaves)])
+        main_tree = out_tree.val.children()[0]
+    else:
+        main_tree = out_tree.val
     out_avals = [core.get_aval(p) for p in p_out]
+    aux_zeros = [Zero(core.get_aval(a).to_tangent_aval()) for a in
+                 (tree_util.tree_leaves(aux) if has_aux else ()) if _is_array(a)]
 
     def f_vjp(ct):
         ct_leaves, ct_tree = tree_util.tree_flatten(ct)
-        if ct_tree != out_tree.val:
+        if ct_tree != main_tree:
             raise TypeError(f"vjp: cotangent has structure {ct_tree} but the output has "
-                            f"{out_tree.val}")
+                            f"{main_tree}")
+        cast = []
         for i, (c, a) in enumerate(zip(ct_leaves, out_avals)):
             ca = core.get_aval(c)
             if ca.shape != a.shape:
                 raise TypeError(f"vjp: cotangent {i} is {ca.str_short()} but the output is "
                                 f"{a.str_short()}; they must have the same shape.")
-        cts_in = pullback(ct_leaves)
+            want = a.to_tangent_aval().dtype
+            if ca.dtype != want:
+                if ca.dtype.kind != want.kind and not ca.weak_type:
+                    raise TypeError(f"vjp: cotangent {i} has dtype {ca.dtype} but the output "
+                                    f"is {a.str_short()}; pass a {want} cotangent.")
+                from funcgrad.primitives.elementwise import convert_element_type
+                c = convert_element_type(c, want)
+            cast.append(c)
+        cts_in = pullback(cast + aux_zeros)
         args_ct, _ = tree_util.tree_unflatten(in_tree, cts_in)
         return tuple(args_ct)
 
-    out = tree_util.tree_unflatten(out_tree.val, p_out)
+    out = tree_util.tree_unflatten(main_tree, p_out)
     if has_aux:
-        return out, f_vjp, aux_store[0]
+        return out, f_vjp, aux
     return out, f_vjp
 
 
