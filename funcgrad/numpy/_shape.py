@@ -520,14 +520,33 @@ def repeat(a, repeats, axis=None, *, total_repeat_length=None):
 # ---------------------------------------------------------------- pad
 
 def _pairs(op: str, value, nd: int, what: str):
-    """np.pad-style broadcasting of ``value`` to one (before, after) pair per axis."""
-    arr = np.asarray(value, dtype=object)
-    try:
-        return [tuple(p) for p in np.broadcast_to(arr, (nd, 2)).tolist()]
-    except ValueError:
-        raise errors.shape_error(op, f"{what}={value!r} cannot be broadcast to one (before, "
-                                 f"after) pair for each of {nd} axes.",
-                                 "pass an int, a pair, or one pair per axis.") from None
+    """np.pad-style broadcasting of ``value`` to one (before, after) pair per axis.
+
+    Broadcasts in Python, never through a NumPy object array: entries may be traced scalars
+    (``constant_values`` under grad or vmap), which must not be converted to NumPy."""
+    def nested(v):
+        return isinstance(v, (list, tuple)) or isinstance(v, (np.ndarray, Array)) and v.ndim
+
+    def bad():
+        return errors.shape_error(op, f"{what}={value!r} cannot be broadcast to one (before, "
+                                  f"after) pair for each of {nd} axes.",
+                                  "pass an int, a pair, or one pair per axis.")
+
+    def pair(row):
+        row = list(row)
+        if len(row) not in (1, 2) or any(nested(v) for v in row):
+            raise bad()
+        return (row[0], row[-1])
+
+    if not nested(value):
+        return [(value, value)] * nd
+    rows = list(value)
+    if not any(nested(r) for r in rows):
+        return [pair(rows)] * nd
+    if not all(nested(r) for r in rows) or len(rows) not in (1, nd):
+        raise bad()
+    rows = [pair(r) for r in rows]
+    return rows * nd if len(rows) == 1 else rows
 
 
 def pad(array, pad_width, mode="constant", **kwargs):
@@ -801,10 +820,6 @@ def take(a, indices, axis=None, out=None, mode=None, unique_indices=False,
     out_shape = a.shape[:axis] + idx.shape + a.shape[axis + 1:]
     if n == 0:
         return _empty_axis_result("take", a, out_shape, mode, fill_value)
-    if idx.ndim == 0 and a.ndim == 1:
-        # A 0-d result; gather's impl currently returns 1-D for it, so take one and reshape.
-        return st.reshape(take(a, st.reshape(idx, (1,)), 0, mode=mode, fill_value=fill_value),
-                          ())
     from funcgrad.primitives import indexing
     idx = _normalize_index(idx, n, mode)
     dnums = indexing.GatherDimensionNumbers(

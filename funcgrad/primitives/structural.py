@@ -459,3 +459,320 @@ def full_like(x, fill_value, dtype=None, shape=None):
 __all__ = ["broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims", "rev", "slice",
            "slice_", "dynamic_slice", "dynamic_update_slice", "concatenate", "pad", "iota",
            "broadcasted_iota", "full", "full_like"]
+
+
+# ================================================================ transformation rules
+# Every primitive above is linear in its array operands (iota has none), so each jvp applies
+# the primitive to the tangents, and each transpose is the adjoint layout map. Batching moves
+# the batch dimension to the front (or shifts the axis params past it) and adjusts params.
+
+from funcgrad.transforms import jvp as _ad  # noqa: E402
+from funcgrad.transforms import transpose as _tr  # noqa: E402
+from funcgrad.transforms import vmap as _vm  # noqa: E402
+
+_Zero = _ad.Zero
+
+
+def _aval(x):
+    return x.aval if _tr.is_undefined(x) else core.get_aval(x)
+
+
+def _scalar(value, dtype):
+    return Array(np.asarray(value, dtype=dtype))
+
+
+def _zeros(aval):
+    return _ad.zeros_like_aval(aval)
+
+
+# ---------------------------------------------------------------- transposes
+# Unary ones are written as ``(ct, operand aval, **params) -> ct of the operand``.
+
+def _broadcast_in_dim_transpose(ct, aval, *, shape, broadcast_dimensions):
+    from funcgrad.primitives.reductions import reduce_sum_p
+    # Sum over the new axes and over the size-1 operand axes that were stretched.
+    summed = tuple(sorted(
+        [d for d in range(len(shape)) if d not in broadcast_dimensions]
+        + [b for i, b in enumerate(broadcast_dimensions) if aval.shape[i] == 1 and shape[b] != 1]))
+    out = reduce_sum_p.bind(ct, axes=summed) if summed else ct
+    if core.get_aval(out).shape != aval.shape:
+        out = reshape_p.bind(out, new_sizes=aval.shape)
+    return out
+
+
+def _reshape_transpose(ct, aval, **_):
+    # Also the transpose of squeeze: only the shape changes.
+    return reshape_p.bind(ct, new_sizes=aval.shape)
+
+
+def _transpose_transpose(ct, aval, *, permutation):
+    return transpose_p.bind(ct, permutation=tuple(int(i) for i in np.argsort(permutation)))
+
+
+def _rev_transpose(ct, aval, *, dimensions):
+    return rev_p.bind(ct, dimensions=dimensions)
+
+
+def _slice_transpose(ct, aval, *, start_indices, limit_indices, strides):
+    # The adjoint of a strided slice puts ct back among zeros: a pad with interior st - 1.
+    config = []
+    for s, n, st, d in zip(start_indices, core.get_aval(ct).shape, strides, aval.shape):
+        used = s + (n - 1) * st + 1 if n else s
+        config.append((s, d - used, st - 1 if n else 0))
+    zero = _scalar(0, core.get_aval(ct).dtype)
+    return pad_p.bind(ct, zero, padding_config=tuple(config))
+
+
+def _pad_transpose(ct, x, padding_value, *, padding_config):
+    if type(ct) is _Zero:
+        return [_Zero(_aval(x)) if _tr.is_undefined(x) else None,
+                _Zero(_aval(padding_value)) if _tr.is_undefined(padding_value) else None]
+    ct_aval = core.get_aval(ct)
+    x_aval = _aval(x)
+    # Undo low/high (a negative pad crops; cropped operand entries get zeros back), then
+    # keep every (interior + 1)-th entry.
+    zero = _scalar(0, ct_aval.dtype)
+    unpadded = pad_p.bind(ct, zero, padding_config=tuple((-lo, -hi, 0)
+                                                         for lo, hi, _ in padding_config))
+    un_shape = core.get_aval(unpadded).shape
+    t_x = slice_p.bind(unpadded, start_indices=(0,) * x_aval.ndim, limit_indices=un_shape,
+                       strides=tuple(it + 1 for _, _, it in padding_config))
+    t_pv = None
+    if _tr.is_undefined(padding_value):
+        from funcgrad.primitives.reductions import reduce_sum_p
+        all_axes = tuple(range(ct_aval.ndim))
+        total = reduce_sum_p.bind(ct, axes=all_axes)
+        t_pv = ew.sub_p.bind(total, reduce_sum_p.bind(t_x, axes=all_axes))
+    return [t_x if _tr.is_undefined(x) else None, t_pv]
+
+
+def _concatenate_transpose(ct, *operands, dimension):
+    out = []
+    start = 0
+    for o in operands:
+        aval = _aval(o)
+        n = aval.shape[dimension]
+        if not _tr.is_undefined(o):
+            out.append(None)
+        elif type(ct) is _Zero:
+            out.append(_Zero(aval))
+        else:
+            ct_shape = core.get_aval(ct).shape
+            lo = [0] * len(ct_shape)
+            hi = list(ct_shape)
+            lo[dimension], hi[dimension] = start, start + n
+            out.append(slice_p.bind(ct, start_indices=tuple(lo), limit_indices=tuple(hi),
+                                    strides=(1,) * len(ct_shape)))
+        start += n
+    return out
+
+
+def _dynamic_slice_transpose(ct, x, *starts, slice_sizes):
+    if any(_tr.is_undefined(s) for s in starts):
+        raise AssertionError("dynamic_slice is not linear in its start indices")
+    if type(ct) is _Zero:
+        return [_Zero(x.aval)] + [None] * len(starts)
+    return [dynamic_update_slice_p.bind(_zeros(x.aval), ct, *starts)] + [None] * len(starts)
+
+
+def _dynamic_update_slice_transpose(ct, x, update, *starts):
+    if any(_tr.is_undefined(s) for s in starts):
+        raise AssertionError("dynamic_update_slice is not linear in its start indices")
+    x_aval, u_aval = _aval(x), _aval(update)
+    nones = [None] * len(starts)
+    if type(ct) is _Zero:
+        return [_Zero(x_aval) if _tr.is_undefined(x) else None,
+                _Zero(u_aval) if _tr.is_undefined(update) else None] + nones
+    t_x = t_u = None
+    if _tr.is_undefined(x):
+        t_x = dynamic_update_slice_p.bind(ct, _zeros(u_aval), *starts)
+    if _tr.is_undefined(update):
+        t_u = dynamic_slice_p.bind(ct, *starts, slice_sizes=u_aval.shape)
+    return [t_x, t_u] + nones
+
+
+# ---------------------------------------------------------------- jvps with index operands
+
+def _dynamic_slice_jvp(primals, tangents, *, slice_sizes):
+    x, *starts = primals
+    out = dynamic_slice_p.bind(x, *starts, slice_sizes=slice_sizes)
+    if type(tangents[0]) is _Zero:
+        return out, _Zero.from_primal(out)
+    return out, dynamic_slice_p.bind(tangents[0], *starts, slice_sizes=slice_sizes)
+
+
+def _dynamic_update_slice_jvp(primals, tangents):
+    x, update, *starts = primals
+    out = dynamic_update_slice_p.bind(x, update, *starts)
+    t_x, t_u = tangents[0], tangents[1]
+    if type(t_x) is _Zero and type(t_u) is _Zero:
+        return out, _Zero.from_primal(out)
+    t_out = dynamic_update_slice_p.bind(_ad.instantiate(t_x), _ad.instantiate(t_u), *starts)
+    return out, t_out
+
+
+def _pad_jvp(primals, tangents, *, padding_config):
+    out = pad_p.bind(*primals, padding_config=padding_config)
+    return out, pad_p.bind(*map(_ad.instantiate, tangents), padding_config=padding_config)
+
+
+# ---------------------------------------------------------------- batching
+
+def _broadcast_in_dim_batch(vals, dims, *, shape, broadcast_dimensions):
+    (x,), (d,) = vals, dims
+    size = core.get_aval(x).shape[d]
+    x = _vm.moveaxis(x, d, 0)
+    return broadcast_in_dim_p.bind(x, shape=(size,) + shape, broadcast_dimensions=(0,) + tuple(
+        b + 1 for b in broadcast_dimensions)), 0
+
+
+def _reshape_batch(vals, dims, *, new_sizes):
+    (x,), (d,) = vals, dims
+    size = core.get_aval(x).shape[d]
+    x = _vm.moveaxis(x, d, 0)
+    return reshape_p.bind(x, new_sizes=(size,) + new_sizes), 0
+
+
+def _transpose_batch(vals, dims, *, permutation):
+    (x,), (d,) = vals, dims
+    perm = (d,) + tuple(_vm.shift_axis(p, d) for p in permutation)
+    return transpose_p.bind(x, permutation=perm), 0
+
+
+def _squeeze_batch(vals, dims, *, dimensions):
+    (x,), (d,) = vals, dims
+    new = tuple(_vm.shift_axis(a, d) for a in dimensions)
+    return squeeze_p.bind(x, dimensions=new), d - sum(a < d for a in dimensions)
+
+
+def _rev_batch(vals, dims, *, dimensions):
+    (x,), (d,) = vals, dims
+    return rev_p.bind(x, dimensions=tuple(_vm.shift_axis(a, d) for a in dimensions)), d
+
+
+def _slice_batch(vals, dims, *, start_indices, limit_indices, strides):
+    (x,), (d,) = vals, dims
+    size = core.get_aval(x).shape[d]
+    return slice_p.bind(x, start_indices=start_indices[:d] + (0,) + start_indices[d:],
+                        limit_indices=limit_indices[:d] + (size,) + limit_indices[d:],
+                        strides=strides[:d] + (1,) + strides[d:]), d
+
+
+def _concatenate_batch(vals, dims, *, dimension):
+    size = _vm.batch_size(vals, dims)
+    xs = [_vm.bdim_at_front(v, d, size) for v, d in zip(vals, dims)]
+    return concatenate_p.bind(*xs, dimension=dimension + 1), 0
+
+
+def _pad_batch(vals, dims, *, padding_config):
+    (x, pv), (dx, dpv) = vals, dims
+    size = _vm.batch_size(vals, dims)
+    x = _vm.bdim_at_front(x, dx, size)
+    config = ((0, 0, 0),) + padding_config
+    if dpv is None:
+        return pad_p.bind(x, pv, padding_config=config), 0
+    # A per-example padding value: pad with anything, then select it where the mask of
+    # padded positions (pad of True with False) is False.
+    x_aval = core.get_aval(x)
+    padded = pad_p.bind(x, _scalar(0, x_aval.dtype), padding_config=config)
+    out_shape = core.get_aval(padded).shape
+    ones = broadcast_in_dim_p.bind(_scalar(True, np.bool_), shape=x_aval.shape,
+                                   broadcast_dimensions=())
+    mask = pad_p.bind(ones, _scalar(False, np.bool_), padding_config=config)
+    pv = broadcast_in_dim_p.bind(pv, shape=out_shape, broadcast_dimensions=(0,))
+    return ew.select_n_p.bind(mask, pv, padded), 0
+
+
+def _index_vectors(starts, dims, size):
+    # Stacks batched/unbatched scalar starts into a (size, n) int64 array of index vectors.
+    cols = []
+    for s, d in zip(starts, dims):
+        s = broadcast_in_dim_p.bind(s, shape=(size, 1),
+                                    broadcast_dimensions=() if d is None else (0,))
+        dtype = core.get_aval(s).dtype
+        if dtype == np.uint64:  # keep huge starts huge (they clamp to the end), not negative
+            big = broadcast_in_dim_p.bind(_scalar(np.iinfo(np.int64).max, dtype),
+                                          shape=(size, 1), broadcast_dimensions=())
+            s = ew.min_p.bind(s, big)
+        cols.append(ew.convert_element_type_p.bind(s, new_dtype=np.dtype(np.int64),
+                                                   weak_type=False))
+    if not cols:
+        return broadcast_in_dim_p.bind(_scalar(0, np.int64), shape=(size, 0),
+                                       broadcast_dimensions=())
+    return concatenate_p.bind(*cols, dimension=1) if len(cols) > 1 else cols[0]
+
+
+def _zero_start(starts):
+    return _scalar(0, core.get_aval(starts[0]).dtype if starts else np.int32)
+
+
+def _dynamic_slice_batch(vals, dims, *, slice_sizes):
+    x, *starts = vals
+    dx, *dstarts = dims
+    size = _vm.batch_size(vals, dims)
+    nd = len(slice_sizes)
+    if all(d is None for d in dstarts):
+        x = _vm.moveaxis(x, dx, 0)
+        return dynamic_slice_p.bind(x, _zero_start(starts), *starts,
+                                    slice_sizes=(size,) + slice_sizes), 0
+    # Per-example starts: one gather window per example; "clip" clamps like dynamic_slice.
+    from funcgrad.primitives import indexing
+    idx = _index_vectors(starts, dstarts, size)
+    if dx is None:
+        dn = indexing.GatherDimensionNumbers(
+            offset_dims=tuple(range(1, nd + 1)), collapsed_slice_dims=(),
+            start_index_map=tuple(range(nd)))
+        return indexing.gather(x, idx, dn, slice_sizes, mode="clip"), 0
+    x = _vm.moveaxis(x, dx, 0)
+    dn = indexing.GatherDimensionNumbers(
+        offset_dims=tuple(range(1, nd + 1)), collapsed_slice_dims=(),
+        start_index_map=tuple(range(1, nd + 1)), operand_batching_dims=(0,),
+        start_indices_batching_dims=(0,))
+    return indexing.gather(x, idx, dn, (1,) + slice_sizes, mode="clip"), 0
+
+
+def _dynamic_update_slice_batch(vals, dims):
+    x, update, *starts = vals
+    dx, du, *dstarts = dims
+    size = _vm.batch_size(vals, dims)
+    x = _vm.bdim_at_front(x, dx, size)
+    update = _vm.bdim_at_front(update, du, size)
+    if all(d is None for d in dstarts):
+        return dynamic_update_slice_p.bind(x, update, _zero_start(starts), *starts), 0
+    from funcgrad.primitives import indexing
+    nd = len(starts)
+    idx = _index_vectors(starts, dstarts, size)
+    dn = indexing.ScatterDimensionNumbers(
+        update_window_dims=tuple(range(1, nd + 1)), inserted_window_dims=(),
+        scatter_dims_to_operand_dims=tuple(range(1, nd + 1)), operand_batching_dims=(0,),
+        scatter_indices_batching_dims=(0,))
+    return indexing.scatter(x, idx, update, dn, mode="clip"), 0
+
+
+# ---------------------------------------------------------------- registration
+
+for _p, _rule in [(broadcast_in_dim_p, _broadcast_in_dim_transpose),
+                  (reshape_p, _reshape_transpose), (squeeze_p, _reshape_transpose),
+                  (transpose_p, _transpose_transpose), (rev_p, _rev_transpose),
+                  (slice_p, _slice_transpose)]:
+    _tr.deflinear(_p, _tr.linear_transpose_unary(_rule))
+_tr.deflinear(concatenate_p, _concatenate_transpose)
+_ad.rules[pad_p] = _pad_jvp
+_ad.rules[dynamic_slice_p] = _dynamic_slice_jvp
+_ad.rules[dynamic_update_slice_p] = _dynamic_update_slice_jvp
+_ad.defjvp_zero(iota_p)  # no operands: never reached with a nonzero tangent
+
+_tr.rules[pad_p] = _pad_transpose
+_tr.rules[dynamic_slice_p] = _dynamic_slice_transpose
+_tr.rules[dynamic_update_slice_p] = _dynamic_update_slice_transpose
+
+_vm.rules[broadcast_in_dim_p] = _broadcast_in_dim_batch
+_vm.rules[reshape_p] = _reshape_batch
+_vm.rules[transpose_p] = _transpose_batch
+_vm.rules[squeeze_p] = _squeeze_batch
+_vm.rules[rev_p] = _rev_batch
+_vm.rules[slice_p] = _slice_batch
+_vm.rules[concatenate_p] = _concatenate_batch
+_vm.rules[pad_p] = _pad_batch
+_vm.rules[dynamic_slice_p] = _dynamic_slice_batch
+_vm.rules[dynamic_update_slice_p] = _dynamic_update_slice_batch
