@@ -2,7 +2,8 @@
 
 Spec tables are checked against NumPy on hypothesis-drawn shapes (incl. (), size 0/1, awkward
 sizes), every kind of axis (None, int, negative, tuple) and keepdims, with NaNs sprinkled in
-where NaN handling matters and ties where stability matters.
+where NaN handling matters and ties where stability matters. Their derivatives and batching
+are checked in ``test_autodiff_reductions``.
 """
 from __future__ import annotations
 
@@ -19,7 +20,17 @@ from hypothesis import strategies as st
 import funcgrad as fg
 import funcgrad.numpy as fnp
 from funcgrad import errors, lax
-from tests.harness import BOOL, F32, F64, I32, U8, Spec, _values, check_spec, shapes
+from tests.harness import (
+    BOOL,
+    F32,
+    F64,
+    I32,
+    U8,
+    Spec,
+    _values,
+    check_spec,
+    shapes,
+)
 
 I8, I64, F16 = np.dtype("int8"), np.dtype("int64"), np.dtype("float16")
 
@@ -61,9 +72,9 @@ def _axis_strategy(ndim: int, mode: str, empty_tuple: bool):
 
 
 @st.composite
-def reduction_case(draw, r: R):
+def reduction_case(draw, r: R, shape_strategy=None):
     dtype = draw(st.sampled_from(r.spec.dtypes))
-    shape = draw(shapes(min_dims=r.min_dims))
+    shape = draw(shape_strategy if shape_strategy is not None else shapes(min_dims=r.min_dims))
     domain = r.spec.domain if isinstance(r.spec.domain, str) else r.spec.domain[0]
     x = _values(shape, dtype, domain, draw(st.integers(0, 2**31 - 1)))
     if x.dtype.kind == "f":

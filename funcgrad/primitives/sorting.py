@@ -80,3 +80,39 @@ def sort_key_val(keys, values, dimension: int = -1, is_stable: bool = True):
 
 
 __all__ = ["sort", "sort_key_val"]
+
+
+# ================================================================ transformation rules
+# The jvp sorts an iota along with the operands to get the permutation, then gathers each
+# tangent with it (the gradient follows the permutation: a tie goes to the element that
+# sorted into that place). Batching moves every batch dimension to the front.
+
+from funcgrad.primitives import reductions as _red  # noqa: E402
+from funcgrad.primitives import structural as _st  # noqa: E402
+from funcgrad.transforms import jvp as _ad  # noqa: E402
+from funcgrad.transforms import vmap as _vm  # noqa: E402
+
+
+def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
+    shape = core.get_aval(primals[0]).shape
+    iota = _st.broadcasted_iota(np.int32, shape, dimension)
+    *outs, perm = sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable,
+                              num_keys=num_keys)
+    t_outs = []
+    for o, t in zip(outs, tangents):
+        if type(t) is _ad.Zero or core.get_aval(o).dtype.kind not in "fc":
+            t_outs.append(_ad.Zero.from_primal(o))
+        else:
+            t_outs.append(_red.take_along(t, perm, dimension))
+    return outs, t_outs
+
+
+def _sort_batch(vals, dims, *, dimension, is_stable, num_keys):
+    size = _vm.batch_size(vals, dims)
+    moved = [_vm.bdim_at_front(v, d, size) for v, d in zip(vals, dims)]
+    outs = sort_p.bind(*moved, dimension=dimension + 1, is_stable=is_stable, num_keys=num_keys)
+    return outs, [0] * len(outs)
+
+
+_ad.rules[sort_p] = _sort_jvp
+_vm.rules[sort_p] = _sort_batch
