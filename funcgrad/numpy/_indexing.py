@@ -357,8 +357,10 @@ def _index_dtype(comps):
         if isinstance(a, Tracer):
             if a.dtype.itemsize > 4 or a.dtype == np.uint32:
                 return np.dtype(np.int64)
-        elif a.size and (a.min() < -2**31 or a.max() >= 2**31):
-            return np.dtype(np.int64)
+        else:
+            a = np.asarray(a)  # a concrete funcgrad Array compares as int32: use NumPy
+            if a.size and (a.min() < -2**31 or a.max() >= 2**31):
+                return np.dtype(np.int64)
     return np.dtype(np.int32)
 
 
@@ -418,6 +420,10 @@ class IndexUpdateRef:
     updates; alias ``"fill"``) skips them, ``"clip"`` clamps them, ``"promise_in_bounds"`` lets
     the backend assume there are none. Duplicate indices: add/multiply/min/max apply every
     update; for ``set`` the last one (in row-major order of ``x[idx]``) wins.
+
+    Derivatives follow the values: with duplicates, ``set`` differentiates only the update
+    that wins, ``min``/``max`` split the derivative equally among tied contenders, and
+    ``multiply`` differentiates every factor.
     """
 
     __slots__ = ("array", "index")
@@ -478,8 +484,13 @@ class IndexUpdateRef:
         """``x`` with ``x[idx] **= values`` (floating and complex ``x`` only)."""
         x = asarray(self.array)
         _require_inexact("at[].power", x)
-        expo = IndexUpdateRef(st.full(x.shape, np.ones((), x.dtype)), self.index)
-        return ew.pow_p.bind(x, expo.multiply(values, mode=mode))
+        one = st.full(x.shape, np.ones((), x.dtype))
+        expo = IndexUpdateRef(one, self.index).multiply(values, mode=mode)
+        # Elements not indexed keep x; their base is 1, so that d(x**e)/de = log(x) x**e is
+        # not NaN there (for x < 0) and does not poison the derivative of the values.
+        hit = IndexUpdateRef(st.full(x.shape, np.zeros((), np.bool_)), self.index).set(
+            True, mode=mode)
+        return ew.select_n(hit, x, ew.pow_p.bind(ew.select_n(hit, one, x), expo))
 
     def min(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """``x`` with ``x[idx] = minimum(x[idx], values)``."""

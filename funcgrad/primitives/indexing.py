@@ -14,6 +14,19 @@ Modes (static ``mode`` param): ``"clip"`` clamps each window start into the oper
 ``"fill"`` makes gather return ``fill_value`` for any window that is not entirely in bounds and
 makes scatter drop such windows; ``"promise_in_bounds"`` lets backends assume in-bounds indices
 (the NumPy impls clamp).
+
+Derivatives (JAX's conventions; indices are integers and never differentiated): gather is
+linear in the operand, and its transpose is scatter_add with the same dimension numbers and
+mode; scatter_add is linear in operand and updates (transpose: gather). ``scatter`` (set) with
+duplicate indices, as JAX with ``unique_indices=False``: the derivative follows the primal, so
+only the winning update (the last in row-major order) and the operand elements that nothing
+overwrites get a nonzero derivative. ``scatter_mul`` is differentiable in both operands, also
+with duplicate indices (d/du_k is the product of the other updates landing with u_k, computed
+without dividing by zero). ``scatter_min/max`` split the derivative equally among the operand
+element and updates that tie for the result, as reduce_max does. Batching (vmap): a batched
+operand gets one more window axis when the indices are shared, and batched indices pair with
+the operand's batch axis through the ``*_batching_dims``, so a vmapped gather or scatter is one
+gather or scatter.
 """
 from __future__ import annotations
 
@@ -188,8 +201,10 @@ def _gather_abstract_eval(operand, indices, *, dimension_numbers, slice_sizes, m
                    f"dims={dn.operand_batching_dims} overlap.", "list each axis in one of them.")
     _check_index_map(op, operand, dn.start_index_map, "start_index_map",
                      dn.operand_batching_dims, avals)
+    # A batching axis may be empty (vmap over 0 examples): its window of size 1 is never read.
     if len(slice_sizes) != operand.ndim or any(
-            not 0 <= s <= d for s, d in zip(slice_sizes, operand.shape)):
+            not 0 <= s <= (max(d, 1) if i in dn.operand_batching_dims else d)
+            for i, (s, d) in enumerate(zip(slice_sizes, operand.shape))):
         raise _bad(op, f"slice_sizes={slice_sizes} must give one size in [0, axis size] per "
                    f"axis of operand {operand.str_short()}.", "fit the window in the operand.")
     for d in dn.collapsed_slice_dims + dn.operand_batching_dims:
@@ -223,10 +238,13 @@ def _gather_impl(operand, indices, *, dimension_numbers, slice_sizes, mode, fill
     arrays, in_bounds = _window_index_arrays(operand.shape, indices, dn.start_index_map,
                                              batching, slice_sizes, mode)
     batch = indices.shape[:-1]
+    full = batch + tuple(slice_sizes)
     if operand.size == 0:  # nothing to read: only zero-size windows or all-filled outputs
-        out = np.zeros(batch + tuple(slice_sizes), operand.dtype)
+        out = np.zeros(full, operand.dtype)
     else:
-        out = operand[tuple(arrays)]  # batch + slice_sizes
+        out = operand[tuple(arrays)]
+        if out.shape != full:  # batch axes that no index array spans (no index vector entry)
+            out = np.array(np.broadcast_to(out, full))
     if in_bounds is not None:
         fill = default_fill_value(operand.dtype) if fill_value is None else fill_value
         with np.errstate(invalid="ignore"):
@@ -391,3 +409,360 @@ scatter_max = _scatter_wrapper(scatter_max_p, "combined by maximum at its index"
 
 __all__ = ["GatherDimensionNumbers", "ScatterDimensionNumbers", "gather", "scatter",
            "scatter_add", "scatter_mul", "scatter_min", "scatter_max"]
+
+
+# ---------------------------------------------------------------- differentiation and batching
+# Indices are integers and never differentiated. gather is linear in the operand (transpose:
+# scatter_add with the same dimension numbers); scatter_add is linear in operand and updates
+# (transpose: gather). Rules bind lax-level primitives, so they are differentiable in turn.
+
+from funcgrad.core import get_aval as _aval  # noqa: E402
+from funcgrad.primitives import elementwise as _ew  # noqa: E402
+from funcgrad.primitives import structural as _st  # noqa: E402
+from funcgrad.transforms import jvp as _ad  # noqa: E402
+from funcgrad.transforms import transpose as _tr  # noqa: E402
+from funcgrad.transforms import vmap as _vm  # noqa: E402
+from funcgrad.transforms.jvp import Zero  # noqa: E402
+
+
+def _to_scatter_dnums(dn: GatherDimensionNumbers) -> ScatterDimensionNumbers:
+    return ScatterDimensionNumbers(
+        update_window_dims=dn.offset_dims, inserted_window_dims=dn.collapsed_slice_dims,
+        scatter_dims_to_operand_dims=dn.start_index_map,
+        operand_batching_dims=dn.operand_batching_dims,
+        scatter_indices_batching_dims=dn.start_indices_batching_dims)
+
+
+def _to_gather_dnums(dn: ScatterDimensionNumbers) -> GatherDimensionNumbers:
+    return GatherDimensionNumbers(
+        offset_dims=dn.update_window_dims, collapsed_slice_dims=dn.inserted_window_dims,
+        start_index_map=dn.scatter_dims_to_operand_dims,
+        operand_batching_dims=dn.operand_batching_dims,
+        start_indices_batching_dims=dn.scatter_indices_batching_dims)
+
+
+def _scatter_slice_sizes(operand_aval, updates_aval, dn: ScatterDimensionNumbers):
+    """The window of each update, as gather's ``slice_sizes`` over the operand's axes."""
+    inserted = set(dn.inserted_window_dims) | set(dn.operand_batching_dims)
+    sizes = iter(updates_aval.shape[i] for i in dn.update_window_dims)
+    return tuple(1 if d in inserted else next(sizes) for d in range(operand_aval.ndim))
+
+
+def _gather_updates(x, indices, updates_aval, dn: ScatterDimensionNumbers, mode):
+    """Reads, for every element of the updates, the element of ``x`` (operand-shaped) it is
+    scattered to: the inverse gather of a scatter. Dropped windows ("fill") read 0."""
+    return gather_p.bind(x, indices, dimension_numbers=_to_gather_dnums(dn),
+                         slice_sizes=_scatter_slice_sizes(_aval(x), updates_aval, dn),
+                         mode=mode, fill_value=0)
+
+
+def _windows_never_collide(indices_aval, dn: ScatterDimensionNumbers) -> bool:
+    """True when each operand element receives at most one update element: at most one
+    window per position along the scatter_indices_batching_dims (whose windows lie in
+    distinct operand slices)."""
+    nb = indices_aval.ndim - 1
+    return int(np.prod([indices_aval.shape[j] for j in range(nb)
+                        if j not in dn.scatter_indices_batching_dims])) <= 1
+
+
+def _zeros(aval):
+    return _ad.zeros_like_aval(aval)
+
+
+def _full_like(aval, value):
+    from funcgrad.array import Array
+    return _st.full(aval.shape, Array(np.asarray(value, aval.dtype), weak_type=aval.weak_type))
+
+
+def _as(x, dtype):
+    return _ew.convert_element_type(x, dtype)
+
+
+def _is_zero(t) -> bool:
+    return type(t) is Zero
+
+
+# gather --------------------------------------------------------------------------------
+
+def _gather_jvp(primals, tangents, *, dimension_numbers, slice_sizes, mode, fill_value):
+    operand, indices = primals
+    t_operand = tangents[0]
+    params = dict(dimension_numbers=dimension_numbers, slice_sizes=slice_sizes, mode=mode)
+    out = gather_p.bind(operand, indices, **params, fill_value=fill_value)
+    # Filled (out-of-bounds) windows are constants: their tangent is 0, not fill_value.
+    return out, gather_p.bind(t_operand, indices, **params,
+                              fill_value=0 if mode == "fill" else fill_value)
+
+
+def _gather_transpose(ct, operand, indices, *, dimension_numbers, slice_sizes, mode,
+                      fill_value):
+    if _tr.is_undefined(indices):
+        raise AssertionError("gather: indices are integers and never linear")
+    if type(ct) is Zero:
+        return [Zero(operand.aval), None]
+    # scatter_add drops exactly the windows that a "fill" gather filled, and clamps exactly
+    # as a "clip" gather does, so it is the adjoint in every mode.
+    out = scatter_add_p.bind(_zeros(operand.aval), indices, ct,
+                             dimension_numbers=_to_scatter_dnums(dimension_numbers), mode=mode)
+    return [out, None]
+
+
+def _gather_batch(vals, dims, *, dimension_numbers, slice_sizes, mode, fill_value):
+    operand, indices = vals
+    op_dim, idx_dim = dims
+    dn = dimension_numbers
+
+    def shift(ds):
+        return tuple(d + 1 for d in ds)
+
+    if idx_dim is None:
+        # The batch axis of the operand becomes one more (full-size, start 0) window axis,
+        # put first in the output.
+        operand = _vm.moveaxis(operand, op_dim, 0)
+        size = _aval(operand).shape[0]
+        new = GatherDimensionNumbers(
+            offset_dims=(0,) + shift(dn.offset_dims),
+            collapsed_slice_dims=shift(dn.collapsed_slice_dims),
+            start_index_map=shift(dn.start_index_map),
+            operand_batching_dims=shift(dn.operand_batching_dims),
+            start_indices_batching_dims=dn.start_indices_batching_dims)
+        sizes = (size,) + tuple(slice_sizes)
+    elif op_dim is None:
+        # The batch axis of the indices is one more batch axis of the output, the first.
+        indices = _vm.moveaxis(indices, idx_dim, 0)
+        new = dn._replace(offset_dims=shift(dn.offset_dims),
+                          start_indices_batching_dims=shift(dn.start_indices_batching_dims))
+        sizes = tuple(slice_sizes)
+    else:
+        # Both batched: pair the two batch axes as operand/start-indices batching dims.
+        operand = _vm.moveaxis(operand, op_dim, 0)
+        indices = _vm.moveaxis(indices, idx_dim, 0)
+        new = GatherDimensionNumbers(
+            offset_dims=shift(dn.offset_dims),
+            collapsed_slice_dims=shift(dn.collapsed_slice_dims),
+            start_index_map=shift(dn.start_index_map),
+            operand_batching_dims=(0,) + shift(dn.operand_batching_dims),
+            start_indices_batching_dims=(0,) + shift(dn.start_indices_batching_dims))
+        sizes = (1,) + tuple(slice_sizes)
+    out = gather_p.bind(operand, indices, dimension_numbers=new, slice_sizes=sizes, mode=mode,
+                        fill_value=fill_value)
+    return out, 0
+
+
+# scatter family: batching --------------------------------------------------------------
+
+def _scatter_batch_rule(prim):
+    def rule(vals, dims, *, dimension_numbers, mode):
+        operand, indices, updates = vals
+        op_dim, idx_dim, upd_dim = dims
+        dn = dimension_numbers
+        size = _vm.batch_size(vals, dims)
+
+        def shift(ds):
+            return tuple(d + 1 for d in ds)
+
+        # The result is batched whenever anything is: give the operand and the updates a
+        # leading batch axis (broadcast when unbatched).
+        operand = _vm.bdim_at_front(operand, op_dim, size)
+        updates = _vm.bdim_at_front(updates, upd_dim, size)
+        if idx_dim is None:
+            # Shared indices: the batch axis is one more window axis, the first of both the
+            # updates and the operand, written whole at start 0.
+            new = ScatterDimensionNumbers(
+                update_window_dims=(0,) + shift(dn.update_window_dims),
+                inserted_window_dims=shift(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=shift(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=shift(dn.operand_batching_dims),
+                scatter_indices_batching_dims=dn.scatter_indices_batching_dims)
+        else:
+            # Batched indices: pair the batch axes of operand and indices as batching dims;
+            # the updates' batch axis is then their first scatter (non-window) axis.
+            indices = _vm.moveaxis(indices, idx_dim, 0)
+            new = ScatterDimensionNumbers(
+                update_window_dims=shift(dn.update_window_dims),
+                inserted_window_dims=shift(dn.inserted_window_dims),
+                scatter_dims_to_operand_dims=shift(dn.scatter_dims_to_operand_dims),
+                operand_batching_dims=(0,) + shift(dn.operand_batching_dims),
+                scatter_indices_batching_dims=(0,) + shift(dn.scatter_indices_batching_dims))
+        return prim.bind(operand, indices, updates, dimension_numbers=new, mode=mode), 0
+    return rule
+
+
+# scatter_add ---------------------------------------------------------------------------
+
+def _scatter_add_jvp(primals, tangents, *, dimension_numbers, mode):
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    params = dict(dimension_numbers=dimension_numbers, mode=mode)
+    out = scatter_add_p.bind(operand, indices, updates, **params)
+    if _is_zero(t_updates):
+        return out, t_operand
+    return out, scatter_add_p.bind(_ad.instantiate(t_operand), indices, t_updates, **params)
+
+
+def _scatter_add_transpose(ct, operand, indices, updates, *, dimension_numbers, mode):
+    if _tr.is_undefined(indices):
+        raise AssertionError("scatter_add: indices are integers and never linear")
+    ct_operand = ct_updates = None
+    if _tr.is_undefined(operand):
+        ct_operand = ct
+    if _tr.is_undefined(updates):
+        ct_updates = Zero(updates.aval) if type(ct) is Zero else _gather_updates(
+            ct, indices, updates.aval, dimension_numbers, mode)
+    return [ct_operand, None, ct_updates]
+
+
+# scatter (set) -------------------------------------------------------------------------
+
+def _update_ids(indices_aval, updates_aval, dn: ScatterDimensionNumbers):
+    """1, 2, ... numbering the update windows (constant over each window), as a constant of
+    the updates' shape; 0 is left for "no window"."""
+    batch = indices_aval.shape[:-1]
+    n = int(np.prod(batch))
+    dt = np.int32 if n < 2**31 - 1 else np.int64
+    ids = np.arange(1, n + 1, dtype=dt).reshape(batch)
+    # The window axes of the updates are the ones the ids are constant along.
+    ids = np.expand_dims(ids, dn.update_window_dims)
+    return np.array(np.broadcast_to(ids, updates_aval.shape))
+
+
+def _scatter_jvp(primals, tangents, *, dimension_numbers, mode):
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    params = dict(dimension_numbers=dimension_numbers, mode=mode)
+    out = scatter_p.bind(operand, indices, updates, **params)
+    x_aval, u_aval, i_aval = (_aval(v) for v in (operand, updates, indices))
+    if _windows_never_collide(i_aval, dimension_numbers):
+        # scatter itself is linear in (operand, updates) when no two update elements meet.
+        return out, scatter_p.bind(_ad.instantiate(t_operand), indices,
+                                   _ad.instantiate(t_updates), **params)
+    # Duplicate indices (JAX's unique_indices=False): the tangent follows the primal, i.e. the
+    # update that wins (the last in row-major order of the updates' scatter axes) and the
+    # operand where nothing is written. Number the windows, scatter the numbers to find the
+    # winner at every element, and read them back: an update element whose own number comes
+    # back is the winner. Then the tangent is a scatter_add of masked tangents.
+    ids = _update_ids(i_aval, u_aval, dimension_numbers)
+    id_dtype = _aval(ids).dtype
+    winner = scatter_p.bind(_full_like(ShapedArray(x_aval.shape, id_dtype), 0), indices, ids,
+                            **params)
+    wins = _ew.eq(_gather_updates(winner, indices, u_aval, dimension_numbers, mode), ids)
+    kept = _ew.eq(winner, _full_like(ShapedArray(x_aval.shape, id_dtype), 0))
+    t_x = Zero(x_aval) if _is_zero(t_operand) else _ew.select_n(
+        kept, _zeros(x_aval), t_operand)
+    if _is_zero(t_updates):
+        return out, t_x
+    t_u = _ew.select_n(wins, _zeros(u_aval), t_updates)
+    return out, scatter_add_p.bind(_ad.instantiate(t_x), indices, t_u, **params)
+
+
+def _scatter_transpose(ct, operand, indices, updates, *, dimension_numbers, mode):
+    # Only reached for scatters the jvp rule emits on tangents: those whose windows never
+    # collide (the duplicate case is differentiated through scatter_add).
+    if not _windows_never_collide(_aval(indices), dimension_numbers):
+        raise errors.MissingRuleError(errors.message(
+            "transpose", "scatter is not linear in its updates when several updates may land "
+            "on the same element (its transpose is only defined for non-colliding windows).",
+            "differentiate through funcgrad's jvp of scatter (which uses scatter_add), or use "
+            "scatter_add.", errors.MissingRuleError))
+    ct_operand = ct_updates = None
+    u_aval = updates.aval if _tr.is_undefined(updates) else _aval(updates)
+    if _tr.is_undefined(operand):
+        ct_operand = Zero(operand.aval) if type(ct) is Zero else scatter_p.bind(
+            ct, indices, _zeros(u_aval), dimension_numbers=dimension_numbers, mode=mode)
+    if _tr.is_undefined(updates):
+        ct_updates = Zero(u_aval) if type(ct) is Zero else _gather_updates(
+            ct, indices, u_aval, dimension_numbers, mode)
+    return [ct_operand, None, ct_updates]
+
+
+# scatter_mul ---------------------------------------------------------------------------
+
+def _scatter_mul_jvp(primals, tangents, *, dimension_numbers, mode):
+    operand, indices, updates = primals
+    t_operand, _, t_updates = tangents
+    dn = dimension_numbers
+    params = dict(dimension_numbers=dn, mode=mode)
+    out = scatter_mul_p.bind(operand, indices, updates, **params)
+    x_aval, u_aval, i_aval = (_aval(v) for v in (operand, updates, indices))
+    t_out = Zero(x_aval)
+    if not _is_zero(t_operand):
+        # out = operand * P with P the product of the updates landing on each element.
+        t_out = scatter_mul_p.bind(t_operand, indices, updates, **params)
+    if _is_zero(t_updates):
+        return out, t_out
+    if _windows_never_collide(i_aval, dn):
+        others = t_updates
+    else:
+        # d P / d u_k is the product of the *other* updates landing where u_k does. Computed
+        # without dividing by zero: with Q the product of the non-zero updates there and Z
+        # the product of the zero ones (0 or 1), it is Q / u_k * Z for u_k != 0, and Q if
+        # u_k is the only zero there (else 0). Exact at first order everywhere; at second
+        # order too, unless two or more updates landing on one element are exactly zero.
+        one, zero = _full_like(u_aval, 1), _full_like(u_aval, 0)
+        is0 = _ew.eq(updates, zero)
+        nonzero = _ew.select_n(is0, updates, one)
+        ones_x = _full_like(x_aval, 1)
+        q = scatter_mul_p.bind(ones_x, indices, nonzero, **params)
+        z = scatter_mul_p.bind(ones_x, indices, _ew.select_n(is0, one, updates), **params)
+        n0 = scatter_add_p.bind(_zeros(x_aval), indices, _as(is0, x_aval.dtype), **params)
+
+        def back(a):
+            return _gather_updates(a, indices, u_aval, dn, mode)
+        only_zero = _as(_ew.eq(back(n0), one), u_aval.dtype)
+        other = _ew.mul(_ew.div(back(q), nonzero), _ew.select_n(is0, back(z), only_zero))
+        others = _ew.mul(t_updates, other)
+    t_u = _ew.mul(operand, scatter_add_p.bind(_zeros(x_aval), indices, others, **params))
+    return out, _ad.add_tangents(t_out, t_u)
+
+
+def _scatter_mul_transpose(ct, operand, indices, updates, *, dimension_numbers, mode):
+    if _tr.is_undefined(updates) or _tr.is_undefined(indices):
+        raise AssertionError("scatter_mul is linear in its operand only")
+    if type(ct) is Zero:
+        return [Zero(operand.aval), None, None]
+    # Multiplying each element by its product of updates is diagonal, hence self-adjoint.
+    return [scatter_mul_p.bind(ct, indices, updates, dimension_numbers=dimension_numbers,
+                               mode=mode), None, None]
+
+
+# scatter_min / scatter_max ---------------------------------------------------------------
+
+def _scatter_extremum_jvp(prim):
+    def rule(primals, tangents, *, dimension_numbers, mode):
+        operand, indices, updates = primals
+        t_operand, _, t_updates = tangents
+        dn = dimension_numbers
+        params = dict(dimension_numbers=dn, mode=mode)
+        out = prim.bind(operand, indices, updates, **params)
+        x_aval, u_aval = _aval(operand), _aval(updates)
+        # As for reduce_max/min: the tangent is split equally among the contenders (operand
+        # element and update elements) that equal the result.
+        x_wins = _ew.eq(operand, out)
+        u_wins = _ew.eq(updates, _gather_updates(out, indices, u_aval, dn, mode))
+        count = scatter_add_p.bind(_as(x_wins, x_aval.dtype), indices,
+                                   _as(u_wins, u_aval.dtype), **params)
+        count = _ew.max(count, _full_like(x_aval, 1))  # only NaN results have no winner
+        t_x = Zero(x_aval) if _is_zero(t_operand) else _ew.select_n(
+            x_wins, _zeros(x_aval), t_operand)
+        if not _is_zero(t_updates):
+            t_u = _ew.select_n(u_wins, _zeros(u_aval), t_updates)
+            t_x = scatter_add_p.bind(_ad.instantiate(t_x), indices, t_u, **params)
+        return out, _ew.div(t_x, count)
+    return rule
+
+
+_ad.rules[gather_p] = _gather_jvp
+_ad.rules[scatter_p] = _scatter_jvp
+_ad.rules[scatter_add_p] = _scatter_add_jvp
+_ad.rules[scatter_mul_p] = _scatter_mul_jvp
+_ad.rules[scatter_min_p] = _scatter_extremum_jvp(scatter_min_p)
+_ad.rules[scatter_max_p] = _scatter_extremum_jvp(scatter_max_p)
+
+_tr.rules[gather_p] = _gather_transpose
+_tr.rules[scatter_p] = _scatter_transpose
+_tr.rules[scatter_add_p] = _scatter_add_transpose
+_tr.rules[scatter_mul_p] = _scatter_mul_transpose
+
+_vm.rules[gather_p] = _gather_batch
+for _p in SCATTERS:
+    _vm.rules[_p] = _scatter_batch_rule(_p)
