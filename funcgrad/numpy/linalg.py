@@ -46,6 +46,7 @@ from funcgrad.primitives import elementwise as ew
 from funcgrad.primitives import linalg as lp
 from funcgrad.primitives import reductions as red
 from funcgrad.primitives import structural as st
+from funcgrad.primitives.custom_derivatives import custom_jvp
 
 
 class EighResult(NamedTuple):
@@ -316,7 +317,12 @@ def matrix_power(a, n):
 def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
     """Moore-Penrose pseudo-inverse from the SVD. Singular values at or below
     ``rtol * max(S)`` are treated as zero; the default ``rtol`` is ``10 * max(m, n) * eps``
-    (JAX's default; ``rcond`` is an alias of ``rtol``)."""
+    (JAX's default; ``rcond`` is an alias of ``rtol``).
+
+    The derivative is that of the pseudo-inverse itself (valid where the rank does not change),
+    not of the SVD, so it is finite for matrices with repeated singular values (such as
+    orthogonal matrices).
+    """
     if rcond is not None:
         if rtol is not None:
             raise ValueError("pinv: pass rtol or rcond, not both.")
@@ -328,9 +334,16 @@ def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
         return _full(0, aval.dtype, (*batch, n, m))
     if rtol is None:
         rtol = 10.0 * max(m, n) * float(np.finfo(aval.dtype).eps)
+    check_arraylike("tolerance", rtol)
+    return _pinv(a, broadcast_to_shape(convert_to(rtol, aval.dtype), tuple(batch)))
+
+
+@custom_jvp
+def _pinv(a, rtol):
+    *batch, m, n = aval_of(a).shape
     u, s, vh = lp.svd(a, full_matrices=False)
     s_max = _index(s, len(batch), 0)
-    cutoff = ew.mul_p.bind(s_max, _batch_param(rtol, s_max))
+    cutoff = ew.mul_p.bind(s_max, rtol)
     cutoff = st.broadcast_in_dim(cutoff, aval_of(s).shape, tuple(range(len(batch))))
     s_inv = ew.select_n_p.bind(ew.gt_p.bind(s, cutoff), _scalar_like(s, 0),
                                ew.div_p.bind(_scalar_like(s, 1), s))
@@ -338,6 +351,25 @@ def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
                        st.broadcast_in_dim(s_inv, (*batch, n, min(m, n)),
                                            tuple(range(len(batch))) + (len(batch) + 1,)))
     return matmul(vs, matrix_transpose(u))
+
+
+@_pinv.defjvp
+def _pinv_jvp(primals, tangents):
+    # The derivative of the pseudo-inverse at constant rank (Golub and Pereyra):
+    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P.
+    (a, rtol), (da, _) = primals, tangents
+    p = _pinv(a, rtol)
+    pt, dat = matrix_transpose(p), matrix_transpose(da)
+    ap, pa = matmul(a, p), matmul(p, a)
+    term1 = ew.neg_p.bind(matmul(matmul(p, da), p))
+    term2 = matmul(matmul(p, pt), matmul(dat, ew.sub_p.bind(_eye_like(ap), ap)))
+    term3 = matmul(ew.sub_p.bind(_eye_like(pa), pa), matmul(dat, matmul(pt, p)))
+    return p, ew.add_p.bind(ew.add_p.bind(term1, term2), term3)
+
+
+def _eye_like(x):
+    aval = aval_of(x)
+    return _eye(aval.shape[-1], aval.dtype, aval.shape[:-2])
 
 
 def matrix_rank(A, tol=None, hermitian: bool = False, *, rtol=None):  # noqa: N803

@@ -6,6 +6,8 @@ all operands share one set of batch dimensions (funcgrad.numpy broadcasts). The 
 NumPy (BLAS/LAPACK through np.matmul and np.linalg), so no SciPy is needed. Like JAX, failures
 are values rather than exceptions: a matrix that is not positive definite gives a NaN Cholesky
 factor, and a singular triangle gives inf/NaN solutions.
+
+The end of the file registers the jvp, transpose and vmap rules of every primitive here.
 """
 from __future__ import annotations
 
@@ -362,3 +364,476 @@ def triangular_solve(a, b, left_side: bool = False, lower: bool = False,
 
 
 __all__ = ["dot_general", "cholesky", "eigh", "svd", "qr", "lu", "triangular_solve"]
+
+
+# ================================================================ transformation rules
+# dot_general is bilinear: its jvp is the sum of the two one-sided products, and its transpose
+# with respect to either operand is another dot_general (contracting the cotangent with the
+# other operand over their shared free dimensions) followed by a transpose into the operand's
+# layout. The factorizations and triangular_solve get jvp rules written with primitives only
+# (dot_general, triangular_solve, select_n, ...), so they are themselves differentiable and
+# reverse mode follows by transposing those primitives.
+#
+# Semantics are JAX's: eigh and svd derivatives assume distinct eigen/singular values (svd also
+# nonzero ones when a factor is rectangular); qr is differentiable when the leading square
+# block of r is invertible, except full_matrices=True on a tall matrix (the extra columns of q
+# are not unique); svd with full_matrices=True only for square matrices; lu's pivots and
+# permutation are integers with zero tangents. Factorizations that read one triangle
+# (cholesky, eigh) are differentiated as functions of that triangle.
+#
+# Batching: the matrix primitives act on the last two dimensions and batch over the leading
+# ones, so a batch dimension is left where it is when it is already leading and moved to the
+# front otherwise; every rule binds its primitive once for the whole batch.
+
+from funcgrad import core  # noqa: E402
+from funcgrad.primitives import elementwise as ew  # noqa: E402
+from funcgrad.primitives import structural as st  # noqa: E402
+from funcgrad.transforms import jvp as _ad  # noqa: E402
+from funcgrad.transforms import transpose as _tr  # noqa: E402
+from funcgrad.transforms import vmap as _vm  # noqa: E402
+
+Zero = _ad.Zero
+
+
+def _aval(x):
+    return x.aval if _tr.is_undefined(x) else core.get_aval(x)
+
+
+def _is_zero(t) -> bool:
+    return type(t) is Zero
+
+
+def _is_float(x) -> bool:
+    return core.get_aval(x).dtype.kind in "fc"
+
+
+# ---------------------------------------------------------------- batched matrix helpers
+# Operands share their leading (batch) dimensions; matrices are the last two.
+
+def _batch_dims(nd: int) -> tuple[int, ...]:
+    return tuple(range(nd - 2))
+
+
+def _mm(a, b):
+    """``a @ b`` over equal batch dimensions."""
+    nb = core.get_aval(a).ndim - 2
+    bd = tuple(range(nb))
+    return dot_general_p.bind(a, b, dimension_numbers=(((nb + 1,), (nb,)), (bd, bd)),
+                              preferred_element_type=None)
+
+
+def _mT(x):  # noqa: N802 - the usual name of the matrix transpose
+    nd = core.get_aval(x).ndim
+    return st.transpose_p.bind(x, permutation=_batch_dims(nd) + (nd - 1, nd - 2))
+
+
+def _col_dots(a, b):
+    """``sum_i a[..., i, j] * b[..., i, j]``: the diagonal of ``a^T b`` without forming it."""
+    nb = core.get_aval(a).ndim - 2
+    bd = tuple(range(nb)) + (nb + 1,)
+    return dot_general_p.bind(a, b, dimension_numbers=(((nb,), (nb,)), (bd, bd)),
+                              preferred_element_type=None)
+
+
+def _const(array, like_shape, dtype):
+    """A NumPy constant for the last dims, broadcast over the leading dims of ``like_shape``."""
+    array = np.asarray(array, dtype=dtype)
+    if array.shape == tuple(like_shape):
+        return array
+    lead = len(like_shape) - array.ndim
+    return st.broadcast_in_dim_p.bind(array, shape=tuple(like_shape),
+                                      broadcast_dimensions=tuple(range(lead, len(like_shape))))
+
+
+def _zeros(shape, dtype):
+    return _const(np.zeros((), dtype), shape, dtype)
+
+
+def _mask_tri(x, lower: bool, k: int = 0):
+    """``tril(x, k)`` (``lower``) or ``triu(x, k)`` of the last two dims, by select (so infs or
+    NaNs outside the triangle do not leak in)."""
+    aval = core.get_aval(x)
+    m, n = aval.shape[-2:]
+    keep = np.tril(np.ones((m, n), bool), k) if lower else np.triu(np.ones((m, n), bool), k)
+    return ew.select_n_p.bind(_const(keep, aval.shape, bool), _zeros(aval.shape, aval.dtype), x)
+
+
+def _scale_cols(x, v):
+    """``x * v[..., None, :]``."""
+    shape = core.get_aval(x).shape
+    nd = len(shape)
+    vb = st.broadcast_in_dim_p.bind(v, shape=shape, broadcast_dimensions=_batch_dims(nd)
+                                    + (nd - 1,))
+    return ew.mul_p.bind(x, vb)
+
+
+def _scale_rows(x, v):
+    """``x * v[..., :, None]``."""
+    shape = core.get_aval(x).shape
+    nd = len(shape)
+    vb = st.broadcast_in_dim_p.bind(v, shape=shape, broadcast_dimensions=_batch_dims(nd)
+                                    + (nd - 2,))
+    return ew.mul_p.bind(x, vb)
+
+
+def _inv_gaps(w):
+    """``F[..., i, j] = 1 / (w[j] - w[i])`` off the diagonal and 0 on it (eigen/singular value
+    gaps; infinite where two values coincide, which the derivative then assumes away)."""
+    aval = core.get_aval(w)
+    n = aval.shape[-1]
+    shape = aval.shape + (n,)
+    nb = aval.ndim - 1
+    wj = st.broadcast_in_dim_p.bind(w, shape=shape, broadcast_dimensions=tuple(range(nb))
+                                    + (nb + 1,))
+    wi = st.broadcast_in_dim_p.bind(w, shape=shape, broadcast_dimensions=tuple(range(nb + 1)))
+    eye = _const(np.eye(n, dtype=bool), shape, bool)
+    ones = _const(np.ones((), aval.dtype), shape, aval.dtype)
+    gap = ew.select_n_p.bind(eye, ew.sub_p.bind(wj, wi), ones)
+    return ew.select_n_p.bind(eye, ew.div_p.bind(ones, gap), _zeros(shape, aval.dtype))
+
+
+def _slice_last2(x, rows, cols):
+    """``x[..., :rows, :cols]`` (no-op when nothing is cut)."""
+    shape = core.get_aval(x).shape
+    if shape[-2:] == (rows, cols):
+        return x
+    nd = len(shape)
+    return st.slice_p.bind(x, start_indices=(0,) * nd, limit_indices=shape[:-2] + (rows, cols),
+                           strides=(1,) * nd)
+
+
+def _pad_last2(x, rows, cols):
+    """``x`` padded with zeros at the end of its last two dims to ``(rows, cols)``."""
+    aval = core.get_aval(x)
+    m, n = aval.shape[-2:]
+    if (m, n) == (rows, cols):
+        return x
+    config = ((0, 0, 0),) * (aval.ndim - 2) + ((0, rows - m, 0), (0, cols - n, 0))
+    return st.pad_p.bind(x, np.zeros((), aval.dtype), padding_config=config)
+
+
+def _tsolve(a, b, *, left_side, lower, transpose_a=False, unit_diagonal=False):
+    return triangular_solve_p.bind(a, b, left_side=left_side, lower=lower,
+                                   transpose_a=transpose_a, unit_diagonal=unit_diagonal)
+
+
+def _no_derivative(op, what, fix):
+    return errors.MissingRuleError(errors.message(
+        f"jvp of {op}", what, fix, errors.MissingRuleError))
+
+
+# ---------------------------------------------------------------- dot_general
+
+def _dot_general_jvp(primals, tangents, *, dimension_numbers, preferred_element_type):
+    (lhs, rhs), (t_lhs, t_rhs) = primals, tangents
+    params = dict(dimension_numbers=dimension_numbers,
+                  preferred_element_type=preferred_element_type)
+    out = dot_general_p.bind(lhs, rhs, **params)
+    t_out = Zero.from_primal(out)
+    if not (_is_float(lhs) and _is_float(out)):  # integer products carry no derivative
+        return out, t_out
+    if not _is_zero(t_lhs):
+        t_out = _ad.add_tangents(t_out, dot_general_p.bind(t_lhs, rhs, **params))
+    if not _is_zero(t_rhs):
+        t_out = _ad.add_tangents(t_out, dot_general_p.bind(lhs, t_rhs, **params))
+    return out, t_out
+
+
+def _dot_operand_ct(ct, y, x_aval, x_contract, x_batch, y_contract, y_batch, ct_x_free,
+                    ct_y_free, y_free):
+    """Cotangent of operand ``x`` of a dot_general with the other operand ``y`` known.
+
+    ``ct`` has the layout batch + (x free) + (y free) (or with x and y swapped): contracting its
+    y-free dimensions with those of ``y`` and sharing the batch dimensions leaves batch +
+    (x free) + (y's contracting dims, ascending); each of those maps back to an x dimension.
+    """
+    ct_dtype = core.get_aval(ct).dtype
+    if core.get_aval(y).dtype != ct_dtype:  # preferred_element_type widened the product
+        y = ew.convert_element_type(y, ct_dtype)
+    nb = len(x_batch)
+    dn = ((tuple(ct_y_free), tuple(y_free)), (tuple(range(nb)), tuple(y_batch)))
+    out = dot_general_p.bind(ct, y, dimension_numbers=dn, preferred_element_type=None)
+    x_free = [d for d in range(x_aval.ndim) if d not in x_contract and d not in x_batch]
+    order = (list(x_batch) + x_free
+             + [x_contract[list(y_contract).index(d)] for d in sorted(y_contract)])
+    perm = tuple(int(i) for i in np.argsort(order))
+    if perm != tuple(range(len(perm))):
+        out = st.transpose_p.bind(out, permutation=perm)
+    if core.get_aval(out).dtype != x_aval.dtype:
+        out = ew.convert_element_type(out, x_aval.dtype)
+    return out
+
+
+def _dot_general_transpose(ct, lhs, rhs, *, dimension_numbers, preferred_element_type):
+    if _tr.is_undefined(lhs) and _tr.is_undefined(rhs):
+        raise AssertionError("dot_general is linear in one operand at a time")
+    if _is_zero(ct):
+        return [Zero(lhs.aval) if _tr.is_undefined(lhs) else None,
+                Zero(rhs.aval) if _tr.is_undefined(rhs) else None]
+    (lc, rc), (lb, rb) = dimension_numbers
+    la, ra = _aval(lhs), _aval(rhs)
+    lfree = [d for d in range(la.ndim) if d not in lc and d not in lb]
+    rfree = [d for d in range(ra.ndim) if d not in rc and d not in rb]
+    nb = len(lb)
+    ct_lfree = list(range(nb, nb + len(lfree)))
+    ct_rfree = list(range(nb + len(lfree), nb + len(lfree) + len(rfree)))
+    if _tr.is_undefined(lhs):
+        return [_dot_operand_ct(ct, rhs, la, lc, lb, rc, rb, ct_lfree, ct_rfree, rfree), None]
+    return [None, _dot_operand_ct(ct, lhs, ra, rc, rb, lc, lb, ct_rfree, ct_lfree, lfree)]
+
+
+def _dot_general_batch(vals, dims, *, dimension_numbers, preferred_element_type):
+    (lhs, rhs), (ld, rd) = vals, dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    def shift(ds, bdim):
+        return tuple(ds) if bdim is None else tuple(_vm.shift_axis(d, bdim) for d in ds)
+    lc2, lb2, rc2, rb2 = shift(lc, ld), shift(lb, ld), shift(rc, rd), shift(rb, rd)
+    params = dict(preferred_element_type=preferred_element_type)
+    if ld is not None and rd is not None:
+        # Both batched: the batch dimension becomes the first dot_general batch dimension.
+        dn = ((lc2, rc2), ((ld,) + lb2, (rd,) + rb2))
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), 0
+    # One side batched: its batch dimension is one more free dimension of that operand.
+    out = dot_general_p.bind(lhs, rhs, dimension_numbers=((lc2, rc2), (lb2, rb2)), **params)
+    lnd, rnd = core.get_aval(lhs).ndim, core.get_aval(rhs).ndim
+    lfree = [d for d in range(lnd) if d not in lc2 and d not in lb2]
+    if ld is not None:
+        return out, len(lb) + lfree.index(ld)
+    rfree = [d for d in range(rnd) if d not in rc2 and d not in rb2]
+    return out, len(lb) + len(lfree) + rfree.index(rd)
+
+
+# ---------------------------------------------------------------- cholesky
+
+def _symmetrize_triangle(t, lower: bool):
+    """The symmetric matrix a factorization reading only one triangle of ``t`` sees."""
+    tri = _mask_tri(t, lower)
+    strict = _mask_tri(t, lower, -1 if lower else 1)
+    return ew.add_p.bind(tri, _mT(strict))
+
+
+def _cholesky_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    chol = cholesky_p.bind(x)
+    # x = L L^T  =>  L^-1 dx L^-T = L^-1 dL + (L^-1 dL)^T, and L^-1 dL is lower triangular:
+    # dL = L phi(L^-1 dx L^-T), phi keeping the strict lower triangle and half the diagonal.
+    dx = _symmetrize_triangle(t, lower=True)
+    inner = _tsolve(chol, _tsolve(chol, dx, left_side=True, lower=True), left_side=False,
+                    lower=True, transpose_a=True)
+    aval = core.get_aval(x)
+    n = aval.shape[-1]
+    phi = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
+    return chol, _mm(chol, ew.mul_p.bind(inner, _const(phi, aval.shape, aval.dtype)))
+
+
+# ---------------------------------------------------------------- eigh
+
+def _eigh_jvp(primals, tangents, *, lower):
+    (x,), (t,) = primals, tangents
+    v, w = eigh_p.bind(x, lower=lower)
+    # x = V diag(w) V^T with distinct w: C = V^T dx V, dw = diag(C), dV = V (F o C).
+    tv = _mm(_symmetrize_triangle(t, lower), v)
+    dw = _col_dots(v, tv)
+    dv = _mm(v, ew.mul_p.bind(_inv_gaps(w), _mm(_mT(v), tv)))
+    return [v, w], [dv, dw]
+
+
+# ---------------------------------------------------------------- svd
+
+def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
+    (x,), (t,) = primals, tangents
+    *_, m, n = core.get_aval(x).shape
+    if compute_uv and full_matrices and m != n:
+        raise _no_derivative(
+            "svd", f"the derivative of svd(full_matrices=True) of a {m}x{n} matrix is not "
+            "defined: the extra columns of the larger factor are not unique.",
+            "use full_matrices=False (funcgrad.numpy.linalg.svd(a, full_matrices=False)).")
+    s, u, vh = svd_p.bind(x, full_matrices=False, compute_uv=True)
+    v = _mT(vh)
+    k = min(m, n)
+    # x = U diag(s) V^T: with dS = U^T dx V, ds = diag(dS); the rotations of U and V inside
+    # their column spaces come from the antisymmetric parts (F_ij = 1 / (s_j^2 - s_i^2)).
+    tv = _mm(t, v)
+    ds = _col_dots(u, tv)
+    if not compute_uv:
+        return [s], [ds]
+    d_s = _mm(_mT(u), tv)
+    f = _inv_gaps(ew.mul_p.bind(s, s))
+    dss = _scale_cols(d_s, s)
+    sds = _scale_rows(d_s, s)
+    du = _mm(u, ew.mul_p.bind(f, ew.add_p.bind(dss, _mT(dss))))
+    dv = _mm(v, ew.mul_p.bind(f, ew.add_p.bind(sds, _mT(sds))))
+    if m != n:
+        s_aval = core.get_aval(s)
+        s_inv = ew.div_p.bind(_const(np.ones((), s_aval.dtype), s_aval.shape, s_aval.dtype), s)
+    if m > k:  # the part of dx V outside U's column space: (I - U U^T) dx V S^-1
+        du = ew.add_p.bind(du, _scale_cols(ew.sub_p.bind(tv, _mm(u, d_s)), s_inv))
+    if n > k:  # likewise (I - V V^T) dx^T U S^-1
+        tu = _mm(_mT(t), u)
+        dv = ew.add_p.bind(dv, _scale_cols(ew.sub_p.bind(tu, _mm(v, _mT(d_s))), s_inv))
+    return [s, u, vh], [ds, du, _mT(dv)]
+
+
+# ---------------------------------------------------------------- qr
+
+def _qr_jvp(primals, tangents, *, full_matrices):
+    (x,), (t,) = primals, tangents
+    *_, m, n = core.get_aval(x).shape
+    if full_matrices and m > n:
+        raise _no_derivative(
+            "qr", f"the derivative of qr(full_matrices=True) of a tall {m}x{n} matrix is not "
+            "defined: the last columns of q are not unique.",
+            "use the reduced factorization (funcgrad.numpy.linalg.qr(a, mode='reduced')).")
+    q, r = qr_p.bind(x, full_matrices=full_matrices)
+    k = min(m, n)
+    # With A1 = x[..., :k] = Q R1 (R1 invertible): C = Q^T dA1 R1^-1 = Q^T dQ + dR1 R1^-1, the
+    # first antisymmetric and the second upper triangular, so Q^T dQ = W = tril(C, -1) -
+    # tril(C, -1)^T. Then dR = Q^T dx - W R, and dQ = Q W (+ the part of dA1 R1^-1 outside the
+    # column space of Q when x is tall).
+    x1 = _tsolve(_slice_last2(r, k, k), _slice_last2(t, m, k), left_side=False, lower=False)
+    c = _mm(_mT(q), x1)
+    low = _mask_tri(c, lower=True, k=-1)
+    w = ew.sub_p.bind(low, _mT(low))
+    dq = _mm(q, w)
+    if m > k:
+        dq = ew.add_p.bind(dq, ew.sub_p.bind(x1, _mm(q, c)))
+    dr = ew.sub_p.bind(_mm(_mT(q), t), _mm(w, r))
+    return [q, r], [dq, dr]
+
+
+# ---------------------------------------------------------------- lu
+
+def _permutation_matrix(perm, dtype):
+    """One-hot ``P[..., i, j] = (perm[..., i] == j)``, so that ``P @ b == b[..., perm, :]``."""
+    aval = core.get_aval(perm)
+    m = aval.shape[-1]
+    shape = aval.shape + (m,)
+    rows = st.broadcast_in_dim_p.bind(perm, shape=shape,
+                                      broadcast_dimensions=tuple(range(aval.ndim)))
+    cols = st.iota_p.bind(dtype=aval.dtype, shape=shape, dimension=aval.ndim)
+    return ew.convert_element_type(ew.eq_p.bind(rows, cols), dtype)
+
+
+def _lu_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    lu, pivots, perm = lu_p.bind(x)
+    aval = core.get_aval(x)
+    *_, m, n = aval.shape
+    k = min(m, n)
+    # P x = L U. With dA = P dx: L^-1 dA U^-1 = L^-1 dL + dU U^-1, strictly lower plus upper
+    # (on the leading k x k block; the rectangular remainder follows from it).
+    da = _mm(_permutation_matrix(perm, aval.dtype), t)
+    sq = _slice_last2(lu, k, k)
+    low = ew.add_p.bind(_mask_tri(_slice_last2(lu, m, k), lower=True, k=-1),
+                        _const(np.eye(m, k), aval.shape[:-2] + (m, k), aval.dtype))
+    up = _mask_tri(_slice_last2(lu, k, n), lower=False)
+    if m >= n:
+        # z = dA U^-1 = dL + L (dU U^-1); its top block gives X = L1^-1 z1.
+        z = _tsolve(sq, da, left_side=False, lower=False)
+        xu = _mask_tri(_tsolve(sq, _slice_last2(z, k, k), left_side=True, lower=True,
+                               unit_diagonal=True), lower=False)
+        dl = ew.sub_p.bind(z, _mm(low, xu))
+        du = _pad_last2(_mm(xu, up), m, n)
+    else:
+        # z = L^-1 dA = (L^-1 dL) U + dU; its left block gives X = z1 U1^-1.
+        z = _tsolve(sq, da, left_side=True, lower=True, unit_diagonal=True)
+        xl = _mask_tri(_tsolve(sq, _slice_last2(z, k, k), left_side=False, lower=False),
+                       lower=True, k=-1)
+        dl = _pad_last2(_mm(low, xl), m, n)
+        du = ew.sub_p.bind(z, _mm(xl, up))
+    strict_lower = _const(np.tril(np.ones((m, n), bool), -1), aval.shape, bool)
+    d_lu = ew.select_n_p.bind(strict_lower, du, dl)
+    return [lu, pivots, perm], [d_lu, Zero.from_primal(pivots), Zero.from_primal(perm)]
+
+
+# ---------------------------------------------------------------- triangular_solve
+
+def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a, unit_diagonal):
+    (a, b), (t_a, t_b) = primals, tangents
+    params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a,
+                  unit_diagonal=unit_diagonal)
+    out = triangular_solve_p.bind(a, b, **params)
+    t_out = Zero.from_primal(out)
+    if not _is_zero(t_b):
+        t_out = _ad.add_tangents(t_out, triangular_solve_p.bind(a, t_b, **params))
+    if not _is_zero(t_a):
+        # op(a) x = b  =>  dx = -op(a)^-1 op(da) x  (and x op(a) = b  =>  dx = -x op(da) op(a)^-1),
+        # with da restricted to the entries the solve reads.
+        k = (-1 if lower else 1) if unit_diagonal else 0
+        op_da = _mask_tri(t_a, lower, k)
+        if transpose_a:
+            op_da = _mT(op_da)
+        rhs = _mm(op_da, out) if left_side else _mm(out, op_da)
+        t_out = _ad.add_tangents(t_out, ew.neg_p.bind(triangular_solve_p.bind(a, rhs, **params)))
+    return out, t_out
+
+
+def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a, unit_diagonal):
+    if _tr.is_undefined(a):
+        raise AssertionError("triangular_solve is linear in b only")
+    if _is_zero(ct):
+        return [None, Zero(b.aval)]
+    # x = op(a)^-1 b (or b op(a)^-1) is linear in b; its adjoint solves with op(a)^T.
+    return [None, triangular_solve_p.bind(a, ct, left_side=left_side, lower=lower,
+                                          transpose_a=not transpose_a,
+                                          unit_diagonal=unit_diagonal)]
+
+
+def _triangular_solve_batch(vals, dims, *, left_side, lower, transpose_a, unit_diagonal):
+    (a, b), (da, db) = vals, dims
+    params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a,
+                  unit_diagonal=unit_diagonal)
+    size = _vm.batch_size(vals, dims)
+    if da is None:
+        # Only b varies: fold its batch into the right-hand sides (columns for a left solve,
+        # rows for a right solve), so one solve against the shared a serves the whole batch.
+        b_shape = core.get_aval(b).shape
+        nd = len(b_shape)  # batched rank
+        if left_side:
+            b = _vm.moveaxis(b, db, nd - 1)
+            *lead, m, k, _ = core.get_aval(b).shape
+            out = triangular_solve_p.bind(a, st.reshape_p.bind(b, new_sizes=(*lead, m, k * size)),
+                                          **params)
+            return st.reshape_p.bind(out, new_sizes=(*lead, m, k, size)), nd - 1
+        b = _vm.moveaxis(b, db, nd - 3)
+        *lead, _, k, m = core.get_aval(b).shape
+        out = triangular_solve_p.bind(a, st.reshape_p.bind(b, new_sizes=(*lead, size * k, m)),
+                                      **params)
+        return st.reshape_p.bind(out, new_sizes=(*lead, size, k, m)), nd - 3
+    a = _vm.bdim_at_front(a, da, size)
+    b = _vm.bdim_at_front(b, db, size)
+    return triangular_solve_p.bind(a, b, **params), 0
+
+
+# ---------------------------------------------------------------- batching of factorizations
+
+def _matrix_batch(prim):
+    """Batch rule of a primitive acting on the last two dims of its one operand: a leading
+    batch dimension stays put (the outputs keep the operand's leading dims), a matrix one
+    moves to the front."""
+    def rule(vals, dims, **params):
+        (x,), (d,) = vals, dims
+        if d >= core.get_aval(x).ndim - 2:
+            x, d = _vm.moveaxis(x, d, 0), 0
+        out = prim.bind(x, **params)
+        return (out, [d] * len(out)) if prim.multiple_results else (out, d)
+    return rule
+
+
+# ---------------------------------------------------------------- registration
+
+_ad.rules[dot_general_p] = _dot_general_jvp
+_ad.rules[cholesky_p] = _cholesky_jvp
+_ad.rules[eigh_p] = _eigh_jvp
+_ad.rules[svd_p] = _svd_jvp
+_ad.rules[qr_p] = _qr_jvp
+_ad.rules[lu_p] = _lu_jvp
+_ad.rules[triangular_solve_p] = _triangular_solve_jvp
+
+_tr.rules[dot_general_p] = _dot_general_transpose
+_tr.rules[triangular_solve_p] = _triangular_solve_transpose
+
+_vm.rules[dot_general_p] = _dot_general_batch
+_vm.rules[triangular_solve_p] = _triangular_solve_batch
+for _p in (cholesky_p, eigh_p, svd_p, qr_p, lu_p):
+    _vm.rules[_p] = _matrix_batch(_p)
