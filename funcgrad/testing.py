@@ -37,7 +37,25 @@ def _flat_out(f, args):
 
 def _inner(xs, ys) -> float:
     return float(sum(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64))
-                     for x, y in zip(xs, ys)))
+                     for x, y in zip(xs, ys) if _is_float(x) and _is_float(y)))
+
+
+def _is_float(x) -> bool:
+    return np.asarray(x).dtype.kind in "fc"
+
+
+_FLOAT0 = np.dtype([("float0", "V", 0)])
+
+
+def _float0_zeros(x):
+    return np.zeros(np.shape(x), dtype=_FLOAT0)
+
+
+def _random_cotangent(o, rng):
+    """A random cotangent for a float output; the float0 zero for an integer or bool one."""
+    if not _is_float(o):
+        return _float0_zeros(o)
+    return rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype)
 
 
 def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float) -> list:
@@ -46,7 +64,9 @@ def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float) -
     plus = [a + eps * t if t is not None else a for a, t in zip(args, tangents)]
     minus = [a - eps * t if t is not None else a for a, t in zip(args, tangents)]
     fp, fm = _flat_out(f, plus), _flat_out(f, minus)
-    return [(_to64(p) - _to64(m)) / (2 * eps) for p, m in zip(fp, fm)]
+    # Integer and boolean outputs have no derivative: their entry is a float0 zero.
+    return [(_to64(p) - _to64(m)) / (2 * eps) if _is_float(p) else _float0_zeros(p)
+            for p, m in zip(fp, fm)]
 
 
 def _random_like(x, rng):
@@ -92,13 +112,18 @@ def check_jvp(f: Callable, args: Sequence, *, atol=None, rtol=None, eps=None, se
         if t is None:
             continue
         tangents = [t if j == i else np.zeros_like(np.asarray(b)) for j, b in enumerate(args)]
-        tangents = [tt if np.asarray(b).dtype.kind == "f" else
-                    np.zeros(np.shape(b), dtype=[("float0", "V", 0)])
-                    for tt, b in zip(tangents, args)]
-        _, t_out = _ad().jvp(f, tuple(args), tuple(tangents))
+        tangents = [tt if _is_float(b) else _float0_zeros(b) for tt, b in zip(tangents, args)]
+        p_out, t_out = _ad().jvp(f, tuple(args), tuple(tangents))
         got = [np.asarray(o) for o in tree_util.tree_leaves(t_out)]
         want = numerical_jvp(f, args, [t if j == i else None for j in range(len(args))], eps)
-        _compare("jvp", f"argument {i}", got, want, atol, rtol)
+        # Integer and boolean outputs are not differentiable: their tangents must be float0.
+        floats = [_is_float(o) for o in tree_util.tree_leaves(p_out)]
+        for k, (g, is_f) in enumerate(zip(got, floats)):
+            if not is_f and g.dtype != _FLOAT0:
+                raise GradCheckError(f"jvp for argument {i}: output {k} is not a float, so its "
+                                     f"tangent must be float0, got {g.dtype}")
+        _compare("jvp", f"argument {i}", [g for g, is_f in zip(got, floats) if is_f],
+                 [w for w, is_f in zip(want, floats) if is_f], atol, rtol)
 
 
 def check_vjp(f: Callable, args: Sequence, *, atol=None, rtol=None, eps=None, seed=0):
@@ -108,9 +133,7 @@ def check_vjp(f: Callable, args: Sequence, *, atol=None, rtol=None, eps=None, se
     rng = np.random.default_rng(seed + 1)
     out, f_vjp = _ad().vjp(f, *args)
     out_leaves, out_tree = tree_util.tree_flatten(out)
-    cts = [rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype)
-           if np.asarray(o).dtype.kind == "f" else np.zeros(np.shape(o), np.float32)
-           for o in out_leaves]
+    cts = [_random_cotangent(o, rng) for o in out_leaves]
     cts_in = f_vjp(tree_util.tree_unflatten(out_tree, cts))
     for i, a in enumerate(args):
         t = _random_like(a, rng)
@@ -163,8 +186,8 @@ def check_grads(f: Callable, args: Sequence, order: int = 2, modes=("fwd", "rev"
     if order == 1:
         return
     if "fwd" in modes:
-        tangents = tuple(_random_like(a, rng) if np.asarray(a).dtype.kind == "f" else
-                         np.zeros(np.shape(a), dtype=[("float0", "V", 0)]) for a in args)
+        tangents = tuple(_random_like(a, rng) if _is_float(a) else _float0_zeros(a)
+                         for a in args)
 
         def f_jvp(*xs):
             return _ad().jvp(f, xs, tangents)[1]
@@ -172,8 +195,7 @@ def check_grads(f: Callable, args: Sequence, order: int = 2, modes=("fwd", "rev"
                     _depth=_depth + 1)
     if "rev" in modes:
         out = f(*args)
-        cts = tree_util.tree_map(
-            lambda o: rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype), out)
+        cts = tree_util.tree_map(lambda o: _random_cotangent(o, rng), out)
 
         def f_vjp(*xs):
             return _ad().vjp(f, *xs)[1](cts)

@@ -1,8 +1,11 @@
 """Tests of funcgrad.numpy's creation functions: values against NumPy, dtypes per JAX's rules,
-staged programs without large constants, and error messages."""
+staged programs without large constants, error messages, and (for the functions that take
+arrays) derivatives and batching."""
+import dataclasses
+
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funcgrad as fg
@@ -19,8 +22,13 @@ from tests.harness import (
     args_strategy,
     assert_close,
     check_spec,
+    check_spec_grads,
+    check_spec_vmap,
+    check_vmap,
+    scaled,
     shapes,
 )
+from tests.test_autodiff_elementwise import check_zero_derivatives
 
 C64 = np.dtype("complex64")
 I8 = np.dtype("int8")
@@ -515,3 +523,65 @@ def test_full_errors():
     with pytest.raises(TypeError, match=r"(?s)zeros_like.*not a valid array|str"):
         fnp.zeros_like("abc")
     assert fnp.full(3, -1, dtype=I8).dtype == I8
+
+
+# ---------------------------------------------------------------- derivatives and batching
+
+# Functions of an array's shape and dtype only (or of a constant fill): zero derivatives.
+# The others are differentiable in their array arguments (fill value, end points).
+LIKE_ZERO = {"zeros_like", "ones_like", "empty_like", "full_like", "zeros_like_dtype",
+             "ones_like_shape", "full_like_row"}
+ARRAY_SPECS = LIKE_SPECS + SPACE_SPECS + [GEOMSPACE_SPEC]
+
+
+def _floats_only(spec):
+    floats = tuple(d for d in spec.dtypes if np.dtype(d).kind == "f")
+    return dataclasses.replace(spec, dtypes=floats)
+
+
+@pytest.mark.parametrize("spec", [s for s in ARRAY_SPECS if s.name not in LIKE_ZERO], ids=repr)
+@settings(max_examples=scaled(5))
+@given(data=st.data())
+def test_array_inputs_grads(spec, data):
+    # Order 2, forward and reverse, in float64 (geomspace on positive end points).
+    args, kwargs = data.draw(args_strategy(_floats_only(spec)))
+    check_spec_grads(spec, args, kwargs)
+
+
+@pytest.mark.parametrize("spec", [s for s in LIKE_SPECS if s.name in LIKE_ZERO], ids=repr)
+@settings(max_examples=scaled(4))
+@given(data=st.data())
+def test_like_zero_derivatives(spec, data):
+    args, kwargs = data.draw(args_strategy(_floats_only(spec)))
+    check_zero_derivatives(lambda *a: spec.fg_fn(*a, **kwargs), args)
+
+
+@pytest.mark.parametrize("spec", ARRAY_SPECS, ids=repr)
+@settings(max_examples=scaled(6))
+@given(data=st.data())
+def test_array_inputs_vmap(spec, data):
+    # Every dtype; a *_like of a batched array is the same for every example (broadcast).
+    args, kwargs = data.draw(args_strategy(spec))
+    check_spec_vmap(spec, args, kwargs, data)
+
+
+def test_full_fill_value_grads_and_vmap():
+    from funcgrad.testing import check_grads
+    fill = np.array([0.5, -1.0, 2.0])
+    check_grads(lambda f: fnp.full((2, 3), f), (fill,), order=2)
+    check_grads(lambda f: fnp.full((4, 2, 3), f, dtype=F64), (fill[:2, None],), order=2)
+    check_vmap(lambda f: fnp.full((2, 3), f), [fill], (0,), 3)
+    # derivative of the sum of the filled array: the number of copies
+    g = fg.grad(lambda f: fnp.full((4, 5), f).sum())(np.float64(2.0))
+    assert float(g) == 20.0
+
+
+def test_constants_inside_transformations():
+    # Functions without array inputs are constants: zero derivative, unbatched under vmap.
+    def f(x):
+        return (x * fnp.eye(3)[0] + fnp.tri(3)[1] * x + fnp.arange(3.0) + fnp.identity(3)[2]
+                + fnp.linspace(0.0, 1.0, 3) * fnp.ones(3) + fnp.full(3, 2.0) * fnp.zeros(3))
+    x = np.array([0.5, -1.0, 2.0], np.float32)
+    check_vmap(f, [x], (0,), 3)
+    _, t = fg.jvp(f, (x,), (np.ones(3, np.float32),))
+    np.testing.assert_array_equal(np.asarray(t), [2.0, 1.0, 0.0])  # eye[0] + tri[1]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import funcgrad as fg
 import funcgrad.numpy as fnp
-from funcgrad import errors
+from funcgrad import errors, lax
 from tests.harness import (
     BOOL,
     F32,
@@ -793,3 +793,146 @@ def test_staged_jaxpr_is_compact():
     # a Python scalar is a literal, broadcast once
     names = [e.prim.name for e in fg.make_jaxpr(lambda v: v * 2.0)(x).eqns]
     assert names == ["broadcast_in_dim", "mul"]
+
+
+# ---------------------------------------------------------------- lax-level primitives
+
+def _np_erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x) if x.size else x.astype(np.float64)
+
+
+def _np_erfinv(y):
+    # Bisection on math.erf: slow but independent of the implementation under test.
+    lo, hi = np.full(y.shape, -6.0), np.full(y.shape, 6.0)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        below = _np_erf(mid) < y
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return (lo + hi) / 2
+
+
+def _np_round(x, rounding_method=0):
+    if rounding_method == 0:
+        return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    return np.round(x)
+
+
+def _np_div(x, y):
+    if x.dtype.kind in "iu":
+        return np.trunc(x.astype(np.float64) / y).astype(x.dtype)
+    return x / y
+
+
+def _np_shift_right_logical(x, y):
+    u = x.view(x.dtype.str.replace("i", "u"))
+    return (u >> y.astype(u.dtype)).view(x.dtype)
+
+
+def _which3(c):
+    # An int32 selector in {0, 1, 2} from a float in (-3, 3).
+    return lax.convert_element_type(lax.floor(lax.abs(c)), np.int32)
+
+
+def _same_shapes(n, pattern):
+    """Shapes for an n-ary spec: ``pattern[i]`` is "s" (the drawn shape) or "0" (a scalar)."""
+    return shapes().map(lambda s: tuple(s if p == "s" else () for p in pattern[:n]))
+
+
+NUMERIC = FLOATS + (I32, I64, U8)
+SIGNED = FLOATS + (I32, I64)
+INT_OR_BOOL = (I32, I64, U8, BOOL)
+
+LAX_SPECS = [
+    S("lax.neg", lax.neg, np.negative, 1, NUMERIC),
+    S("lax.sign", lax.sign, np.sign, 1, NUMERIC),
+    S("lax.floor", lax.floor, np.floor, 1, FLOATS),
+    S("lax.ceil", lax.ceil, np.ceil, 1, FLOATS),
+    S("lax.round", lax.round, _np_round, 1, FLOATS,
+      kwargs=st.sampled_from([{"rounding_method": 0}, {"rounding_method": 1}])),
+    S("lax.is_finite", lax.is_finite, np.isfinite, 1, FLOATS, expected=boolean),
+    S("lax.exp", lax.exp, np.exp, 1, FLOATS, "small"),
+    S("lax.exp2", lax.exp2, np.exp2, 1, FLOATS, "small"),
+    S("lax.log", lax.log, np.log, 1, FLOATS, "positive"),
+    S("lax.log1p", lax.log1p, np.log1p, 1, FLOATS, "positive"),
+    S("lax.expm1", lax.expm1, np.expm1, 1, FLOATS, "small"),
+    S("lax.tanh", lax.tanh, np.tanh, 1, FLOATS),
+    S("lax.logistic", lax.logistic, lambda x: 1 / (1 + np.exp(-x)), 1, FLOATS),
+    S("lax.sin", lax.sin, np.sin, 1, FLOATS),
+    S("lax.cos", lax.cos, np.cos, 1, FLOATS),
+    S("lax.tan", lax.tan, np.tan, 1, FLOATS, "small"),
+    S("lax.asin", lax.asin, np.arcsin, 1, FLOATS, "unit"),
+    S("lax.acos", lax.acos, np.arccos, 1, FLOATS, "unit"),
+    S("lax.atan", lax.atan, np.arctan, 1, FLOATS),
+    S("lax.sinh", lax.sinh, np.sinh, 1, FLOATS),
+    S("lax.cosh", lax.cosh, np.cosh, 1, FLOATS),
+    S("lax.asinh", lax.asinh, np.arcsinh, 1, FLOATS),
+    S("lax.acosh", lax.acosh, np.arccosh, 1, FLOATS, "ge1"),
+    S("lax.atanh", lax.atanh, np.arctanh, 1, FLOATS, "unit"),
+    S("lax.sqrt", lax.sqrt, np.sqrt, 1, FLOATS, "positive"),
+    S("lax.rsqrt", lax.rsqrt, lambda x: 1 / np.sqrt(x), 1, FLOATS, "positive"),
+    S("lax.cbrt", lax.cbrt, np.cbrt, 1, FLOATS, "nonzero"),
+    S("lax.erf", lax.erf, _np_erf, 1, FLOATS),
+    S("lax.erfinv", lax.erfinv, _np_erfinv, 1, FLOATS, "unit"),
+    S("lax.abs", lax.abs, np.abs, 1, SIGNED),
+    S("lax.bitwise_not", lax.bitwise_not, np.invert, 1, INT_OR_BOOL),
+    S("lax.integer_pow", lax.integer_pow, lambda x, y: np.power(x, float(y)), 1, FLOATS,
+      "nonzero", kwargs=st.sampled_from([{"y": k} for k in (-3, -2, -1, 0, 1, 2, 3)])),
+    S("lax.integer_pow_int", lax.integer_pow, lambda x, y: np.power(x, y), 1, (I32, I64, U8),
+      kwargs=st.sampled_from([{"y": k} for k in (0, 1, 2, 3)])),
+    S("lax.add", lax.add, np.add, 2, NUMERIC),
+    S("lax.sub", lax.sub, np.subtract, 2, NUMERIC),
+    S("lax.mul", lax.mul, np.multiply, 2, NUMERIC + (BOOL,)),
+    S("lax.div", lax.div, _np_div, 2, NUMERIC, ("real", "nonzero")),
+    S("lax.rem", lax.rem, np.fmod, 2, NUMERIC, ("real", "nonzero")),
+    S("lax.pow", lax.pow, np.power, 2, FLOATS, ("positive", "real")),
+    S("lax.pow_int", lax.pow, np.power, 2, (I32, I64), ("real", "positive")),
+    S("lax.max", lax.max, np.maximum, 2, NUMERIC + (BOOL,)),
+    S("lax.min", lax.min, np.minimum, 2, NUMERIC + (BOOL,)),
+    S("lax.atan2", lax.atan2, np.arctan2, 2, FLOATS),
+    S("lax.bitwise_and", lax.bitwise_and, np.bitwise_and, 2, INT_OR_BOOL),
+    S("lax.bitwise_or", lax.bitwise_or, np.bitwise_or, 2, INT_OR_BOOL),
+    S("lax.bitwise_xor", lax.bitwise_xor, np.bitwise_xor, 2, INT_OR_BOOL),
+    S("lax.shift_left", lax.shift_left, np.left_shift, 2, INTS, ("real", "positive")),
+    S("lax.shift_right_logical", lax.shift_right_logical, _np_shift_right_logical, 2, INTS,
+      ("real", "positive")),
+    S("lax.shift_right_arithmetic", lax.shift_right_arithmetic, np.right_shift, 2, INTS,
+      ("real", "positive")),
+    S("lax.nextafter", lax.nextafter, np.nextafter, 2, FLOATS),
+    S("lax.copysign", lax.copysign, np.copysign, 2, FLOATS),
+    S("lax.eq", lax.eq, np.equal, 2, ALL, expected=boolean),
+    S("lax.ne", lax.ne, np.not_equal, 2, ALL, expected=boolean),
+    S("lax.lt", lax.lt, np.less, 2, ALL, expected=boolean),
+    S("lax.le", lax.le, np.less_equal, 2, ALL, expected=boolean),
+    S("lax.gt", lax.gt, np.greater, 2, ALL, expected=boolean),
+    S("lax.ge", lax.ge, np.greater_equal, 2, ALL, expected=boolean),
+    S("lax.select_n", lambda c, x, y: lax.select_n(c > 0, x, y),
+      lambda c, x, y: np.where(c > 0, y, x), 3, ALL),
+    S("lax.select_n_scalar_pred", lambda c, x, y: lax.select_n(c > 0, x, y),
+      lambda c, x, y: np.where(c > 0, y, x), 3, FLOATS + (I32,), shapes=_same_shapes(3, "0ss")),
+    S("lax.select_n3", lambda c, x, y, z: lax.select_n(_which3(c), x, y, z),
+      lambda c, x, y, z: np.choose(np.floor(np.abs(c)).astype(int), [x, y, z]), 4, FLOATS),
+    S("lax.clamp", lax.clamp, lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi), 3, NUMERIC),
+    S("lax.clamp_scalar_bounds", lax.clamp, lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi),
+      3, FLOATS + (I32,), shapes=_same_shapes(3, "0s0")),
+    S("lax.convert_element_type", lax.convert_element_type,
+      lambda x, new_dtype: x.astype(new_dtype), 1, FIB,
+      kwargs=st.sampled_from([{"new_dtype": d} for d in (F32, F64, I32, BOOL)]),
+      expected=None),
+    S("lax.stop_gradient", lax.stop_gradient, lambda x: x, 1, ALL),
+]
+
+
+def test_lax_spec_names_are_unique():
+    names = [s.name for s in LAX_SPECS]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("spec", LAX_SPECS, ids=repr)
+@settings(max_examples=8)
+@given(data=st.data())
+def test_lax_spec(spec, data):
+    args, kwargs = data.draw(args_strategy(spec))
+    check_spec(spec, args, kwargs)
+    if "new_dtype" in kwargs:
+        assert spec.fg_fn(*args, **kwargs).dtype == kwargs["new_dtype"]
+

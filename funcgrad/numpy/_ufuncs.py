@@ -456,24 +456,43 @@ def reciprocal(x, /):
     return ew.integer_pow(x, -1)
 
 
+def _logaddexp(op, x1, x2, exp_fn, scale):
+    """``log_b(b**x1 + b**x2)`` for ``b = e**scale``, with derivatives of every order.
+
+    With ``m`` a constant, ``m + log1p(expm1(s (x1 - m)) + exp(s (x2 - m))) / s`` equals the
+    function for every ``x1, x2``, so its derivatives are the function's own: smooth at
+    ``x1 == x2`` (1/2 each there), unlike a formula built on ``maximum`` and ``abs``. ``m`` is
+    ``max(x1, x2)`` held constant (``stop_gradient``) so nothing overflows, and the expm1
+    goes on the larger input, whose shifted value is exactly 0: the result is then
+    ``m + log1p(b**-|x1 - x2|) / s``, exact to rounding.
+    """
+    x1, x2 = _promote_inexact(op, x1, x2)
+    m = ew.stop_gradient_p.bind(maximum(x1, x2))
+    # Infinite (or NaN) m: shifting by 0 gives the right infinity, or NaN for NaN inputs.
+    m = where(isfinite(m), m, _full_like(m, 0))
+
+    def em1(v):  # b**(v - m) - 1
+        d = subtract(v, m)
+        return expm1(d if scale == 1.0 else multiply(d, scale))
+    first = log1p(add(em1(x1), exp_fn(subtract(x2, m))))    # x1 >= x2: em1(x1) is 0
+    second = log1p(add(exp_fn(subtract(x1, m)), em1(x2)))
+    out = where(greater_equal(x1, x2), first, second)
+    return add(m, out if scale == 1.0 else divide(out, scale))
+
+
 def logaddexp(x1, x2, /):
-    """``log(exp(x1) + exp(x2))``, elementwise, without overflow."""
-    x1, x2 = _promote_inexact("logaddexp", x1, x2)
-    amax = maximum(x1, x2)
-    delta = subtract(x1, x2)
-    out = add(amax, log1p(exp(negative(abs(delta)))))
-    # delta is NaN when both are infinite with the same sign (the answer is that infinity),
-    # or when an input is NaN; x1 + x2 gives the right value in both cases.
-    return where(isnan(delta), add(x1, x2), out)
+    """``log(exp(x1) + exp(x2))``, elementwise, without overflow.
+
+    Differentiable to every order, also where ``x1 == x2`` (each input gets half of the
+    derivative there).
+    """
+    return _logaddexp("logaddexp", x1, x2, exp, 1.0)
 
 
 def logaddexp2(x1, x2, /):
-    """``log2(2**x1 + 2**x2)``, elementwise, without overflow."""
-    x1, x2 = _promote_inexact("logaddexp2", x1, x2)
-    amax = maximum(x1, x2)
-    delta = subtract(x1, x2)
-    out = add(amax, multiply(log1p(exp2(negative(abs(delta)))), 1.0 / math.log(2.0)))
-    return where(isnan(delta), add(x1, x2), out)
+    """``log2(2**x1 + 2**x2)``, elementwise, without overflow (differentiable to every
+    order, also where ``x1 == x2``)."""
+    return _logaddexp("logaddexp2", x1, x2, exp2, math.log(2.0))
 
 
 # ---------------------------------------------------------------- trigonometric and hyperbolic
@@ -521,22 +540,44 @@ radians, degrees = deg2rad, rad2deg
 
 
 def hypot(x1, x2, /):
-    """``sqrt(x1**2 + x2**2)``, elementwise, without intermediate overflow."""
+    """``sqrt(x1**2 + x2**2)``, elementwise, without intermediate overflow.
+
+    The inputs are scaled by ``s = max(|x1|, |x2|)`` held constant (``stop_gradient``):
+    ``s * sqrt((x1/s)**2 + (x2/s)**2)`` is the function itself for any ``s``, so derivatives of
+    every order are those of ``sqrt(x1**2 + x2**2)``, also where ``|x1| == |x2|`` or one input
+    is 0. At the origin the derivative is 0 (as in JAX).
+    """
     x1, x2 = _promote_inexact("hypot", x1, x2)
-    a, b = abs(x1), abs(x2)
-    big, small = maximum(a, b), minimum(a, b)
-    is_zero = equal(big, 0)
-    ratio = divide(small, where(is_zero, _full_like(big, 1), big))
-    out = where(is_zero, big, multiply(big, sqrt(add(1, square(ratio)))))
-    return where(logical_or(isinf(a), isinf(b)), _full_like(out, np.inf), out)
+    s = ew.stop_gradient_p.bind(maximum(abs(x1), abs(x2)))
+    is_inf = logical_or(isinf(x1), isinf(x2))
+    # Where s is 0 or infinite, the scaled formula is 0/0 or inf/inf: compute it on safe
+    # inputs instead, so that neither its value nor its derivative (which the `where` below
+    # multiplies by 0) is NaN.
+    bad = logical_or(equal(s, 0), is_inf)
+    one = _full_like(s, 1)
+    s = where(bad, one, s)
+    a = divide(where(bad, one, x1), s)
+    b = divide(where(bad, _full_like(s, 0), x2), s)
+    out = multiply(s, sqrt(add(square(a), square(b))))
+    out = where(bad, _full_like(out, 0), out)
+    return where(is_inf, _full_like(out, np.inf), out)
 
 
 def sinc(x, /):
-    """Normalized sinc, ``sin(pi x) / (pi x)`` with ``sinc(0) = 1``, elementwise."""
+    """Normalized sinc, ``sin(pi x) / (pi x)`` with ``sinc(0) = 1``, elementwise.
+
+    Near 0 a Taylor polynomial replaces the quotient, so derivatives are right at 0 too.
+    """
     (x,) = _promote_inexact("sinc", x)
-    is_zero = equal(x, 0)
-    pix = multiply(where(is_zero, _full_like(x, 1), x), math.pi)
-    return where(is_zero, _full_like(x, 1), divide(sin(pix), pix))
+    pix = multiply(x, math.pi)
+    # |pi x| < 1e-2: the terms up to (pi x)**6 leave an error below 3e-22, far under float64
+    # rounding; the quotient is exact to rounding above that.
+    near = less(abs(pix), 0.01)
+    safe = where(near, _full_like(x, 1), pix)
+    z = square(pix)
+    taylor = add(1.0, multiply(z, add(-1.0 / 6, multiply(z, add(1.0 / 120,
+                                                                  multiply(z, -1.0 / 5040))))))
+    return where(near, taylor, divide(sin(safe), safe))
 
 
 # ---------------------------------------------------------------- comparisons and extrema

@@ -124,7 +124,9 @@ def _pow(x, y):
 def _shift_right_logical(x, y):
     bits = x.dtype.itemsize * 8
     ux = x.view(x.dtype.str.replace("i", "u")) if x.dtype.kind == "i" else x
-    out = np.where((y < 0) | (y >= bits), 0, np.right_shift(ux, np.clip(y, 0, bits - 1)))
+    # The shift amount in the unsigned dtype: NumPy has no right_shift for (uint64, int64).
+    amount = np.clip(y, 0, bits - 1).astype(ux.dtype)
+    out = np.where((y < 0) | (y >= bits), 0, np.right_shift(ux, amount))
     return out.astype(ux.dtype).view(x.dtype)
 
 
@@ -336,7 +338,13 @@ def convert_element_type(x, new_dtype, weak_type: bool = False):
     aval = get_aval(x)
     new_dtype = dtypes.canonicalize(new_dtype)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
-        return x
+        from funcgrad.array import Array
+        from funcgrad.core import Tracer
+        if isinstance(x, (Array, Tracer)):
+            return x
+        # A NumPy or Python input still comes back as a funcgrad Array (copied: Arrays
+        # freeze their buffer, and the caller's array must stay writable).
+        return Array(np.array(x, dtype=aval.dtype), weak_type=weak_type)
     return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
 
 
@@ -423,6 +431,13 @@ def _balanced_eq(x, z, y):
                            select_n_p.bind(eq_p.bind(y, z), _const(x, 1), _const(x, 0.5)))
 
 
+def _pow_jvp_x(t, ans, x, y):
+    # d x**y / dx = y x**(y - 1), taken as 0 where y == 0 (x**0 is constant; the formula
+    # would give 0 * inf at x == 0), as JAX does.
+    d = _mul(y, pow_p.bind(x, sub_p.bind(y, _const(y, 1))))
+    return _mul(t, select_n_p.bind(eq_p.bind(y, _const(y, 0)), d, _const(x, 0)))
+
+
 def _pow_jvp_y(t, ans, x, y):
     # d x**y / dy = log(x) x**y, taken as 0 where x == 0 (the limit for y > 0).
     safe_log = select_n_p.bind(eq_p.bind(x, _const(x, 0)), log_p.bind(x), _const(x, 0))
@@ -452,15 +467,18 @@ def _clamp_jvp(primals, tangents):
         return _bcast(v, x_shape, ()) if get_aval(v).shape != x_shape else v
     x_shape = get_aval(x).shape
     lo_b, hi_b = bcast(lo), bcast(hi)
+    # JAX's convention: strict inequalities, so at a tie (x == lo or x == hi) neither the
+    # operand nor the bound gets the derivative. Where lo > hi the result is hi everywhere
+    # (clamp is min(max(x, lo), hi)), so only hi gets it there.
     if type(t_x) is not _ad.Zero:
         inside = and_p.bind(gt_p.bind(x, lo_b), lt_p.bind(x, hi_b))
         out = _ad.add_tangents(out, select_n_p.bind(inside, _const(x, 0), t_x))
     if type(t_lo) is not _ad.Zero:
-        out = _ad.add_tangents(out, select_n_p.bind(lt_p.bind(x, lo_b), _const(x, 0),
-                                                    bcast(t_lo)))
+        below = and_p.bind(lt_p.bind(x, lo_b), lt_p.bind(lo_b, hi_b))
+        out = _ad.add_tangents(out, select_n_p.bind(below, _const(x, 0), bcast(t_lo)))
     if type(t_hi) is not _ad.Zero:
-        out = _ad.add_tangents(out, select_n_p.bind(gt_p.bind(x, hi_b), _const(x, 0),
-                                                    bcast(t_hi)))
+        above = or_p.bind(gt_p.bind(x, hi_b), gt_p.bind(lo_b, hi_b))
+        out = _ad.add_tangents(out, select_n_p.bind(above, _const(x, 0), bcast(t_hi)))
     return ans, out
 
 
@@ -476,7 +494,9 @@ def _select_n_jvp(primals, tangents):
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
     (x,), (t,) = primals, tangents
     ans = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
-    if type(t) is _ad.Zero or np.dtype(new_dtype).kind not in "fc":
+    # Integer and boolean values carry no derivative, in either direction of the conversion.
+    if (type(t) is _ad.Zero or np.dtype(new_dtype).kind not in "fc"
+            or get_aval(x).dtype.kind not in "fc"):
         return ans, _ad.Zero.from_primal(ans)
     return ans, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type)
 
@@ -564,11 +584,11 @@ _ad.defjvp(erfinv_p, lambda t, ans, x: _mul(t, _mul(_const(x, np.sqrt(np.pi) / 2
                                                     exp_p.bind(_sq(ans)))))
 _ad.defjvp(copysign_p, lambda t, ans, x, y: _mul(t, _mul(copysign_p.bind(_const(x, 1), x),
                                                         copysign_p.bind(_const(x, 1), y))), None)
-_ad.defjvp(abs_p, lambda t, ans, x: _mul(t, sign_p.bind(x)))
+# JAX's convention: d|x|/dx is 1 at x == 0 (a select on x >= 0, not sign(x), which is 0).
+_ad.defjvp(abs_p, lambda t, ans, x: select_n_p.bind(ge_p.bind(x, _const(x, 0)),
+                                                    neg_p.bind(t), t))
 _ad.defjvp(integer_pow_p, _integer_pow_jvp)
-_ad.defjvp(pow_p,
-           lambda t, ans, x, y: _mul(t, _mul(y, pow_p.bind(x, sub_p.bind(y, _const(y, 1))))),
-           _pow_jvp_y)
+_ad.defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
 _ad.defjvp(atan2_p,
            lambda t, ans, x, y: _mul(t, _div(y, add_p.bind(_sq(x), _sq(y)))),
            lambda t, ans, x, y: neg_p.bind(_mul(t, _div(x, add_p.bind(_sq(x), _sq(y))))))

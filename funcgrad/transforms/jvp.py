@@ -157,6 +157,10 @@ def deflinear(prim):
 def jvp_flat(flat_fun, primals, tangents, transform_name="jvp"):
     """Pushes tangents through a flat function; returns (primals_out, tangents_out), where
     tangents_out may contain ``Zero``."""
+    # A float0 tangent (of an integer or boolean primal) carries no information: it enters as
+    # a symbolic Zero so that no rule ever sees a float0 array.
+    tangents = [t if type(t) is Zero or core.get_aval(t).dtype != dtypes.float0
+                else Zero(core.get_aval(t)) for t in tangents]
     trace = JVPTrace(core.current_trace())
     trace.transform_name = transform_name
     in_tracers = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents)]
