@@ -1,0 +1,110 @@
+"""mlp_step: one full training step (forward, backward, SGD update) of a 784-512-512-10 MLP.
+
+float32, batch 128, ReLU, softmax cross-entropy on integer labels. Each call feeds the updated
+parameters back in, as a training loop does. Reported: median step time, and the process's peak
+RSS after all the steps (each system runs in its own process, so the figure includes its imports).
+"""
+from __future__ import annotations
+
+from benchmarks.harness import Bench, current_rss_mib, funcgrad_jit, peak_rss_mib, require
+from benchmarks.workloads import _mlp
+
+TITLE = "784-512-512-10 MLP, one SGD training step (fwd + bwd + update), batch 128, float32"
+CASE = "train step"
+
+
+def _reference():
+    params, x, y = _mlp.init()
+    new, loss = _mlp.numpy_step(params, x, y)
+    return params, x, y, _mlp.check_output(params, new, loss)
+
+
+def _finish(b: Bench, row, rss_import):
+    if row is not None:
+        row["peak_rss_mib"] = peak_rss_mib()
+        row["import_rss_mib"] = rss_import
+        row["steps"] = row["samples"] * row["inner"] + 2
+
+
+def run_numpy(b: Bench):
+    params, x, y, ref = _reference()
+    rss = current_rss_mib()
+    state = [params]
+
+    def run():
+        state[0], loss = _mlp.numpy_step(state[0], x, y)
+        return loss
+
+    check = lambda: _mlp.check_output(params, *_mlp.numpy_step(params, x, y))
+    _finish(b, b.bench(CASE, "manual backprop", run, check=check, ref=ref, primary=True), rss)
+
+
+def run_funcgrad(b: Bench):
+    params, x, y, ref = _reference()
+    fg, fnp = require("funcgrad"), require("funcgrad.numpy")
+    rss = current_rss_mib()
+    jit, variant = funcgrad_jit(fg)
+    step = jit(_mlp.funcgrad_step(fg, fnp))
+    state = [params]
+
+    def run():
+        state[0], loss = step(state[0], x, y)
+        return loss
+
+    check = lambda: _mlp.check_output(params, *step(params, x, y))
+    _finish(b, b.bench(CASE, variant, run, check=check, ref=ref, primary=True), rss)
+
+
+def run_jax(b: Bench):
+    params, x, y, ref = _reference()
+    jax = require("jax")
+    jnp = require("jax.numpy")
+    rss = current_rss_mib()
+    step = jax.jit(_mlp.jax_step(jax, jnp))
+    dparams = jax.device_put(params)
+    xd, yd = jax.device_put(x), jax.device_put(y)
+    state = [dparams]
+
+    def run():
+        state[0], loss = step(state[0], xd, yd)
+        return jax.block_until_ready(loss)
+
+    check = lambda: _mlp.check_output(params, *step(dparams, xd, yd))
+    _finish(b, b.bench(CASE, "jax.jit", run, check=check, ref=ref), rss)
+
+
+def _torch_case(b: Bench, variant: str, compile_loss: bool):
+    params, x, y, ref = _reference()
+    torch = require("torch")
+    from benchmarks.harness import torch_threads
+
+    torch_threads(torch, b.threads)
+    rss = current_rss_mib()
+    loss_fn = None
+    if compile_loss:
+        loss_fn = torch.compile(lambda flat, x, y: _mlp.torch_loss(torch, flat, x, y))
+    step = _mlp.torch_step(torch, loss_fn)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
+    flat = _mlp.torch_params(torch, params)
+
+    def check():
+        fresh = _mlp.torch_params(torch, params)
+        loss = step(fresh, xt, yt)
+        return _mlp.check_output(params, _mlp.torch_pairs(fresh), loss)
+
+    run = lambda: step(flat, xt, yt)
+    _finish(b, b.bench(CASE, variant, run, check=check, ref=ref), rss)
+
+
+def run_torch(b: Bench):
+    _torch_case(b, "eager", compile_loss=False)
+
+
+def run_torch_compile(b: Bench):
+    _torch_case(b, "torch.compile (loss fn; inductor)", compile_loss=True)
+
+
+ENTRIES = {"numpy": run_numpy, "funcgrad": run_funcgrad, "jax": run_jax, "torch": run_torch,
+           "torch.compile": run_torch_compile}
+# Entries that may fail or take long; they get their own time limit and are left out of --quick.
+OPTIONAL = {"torch.compile": 240}
