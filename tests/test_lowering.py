@@ -59,6 +59,11 @@ def _x(shape, dtype=F32, seed=0, lo=-2.0, hi=2.0):
     return np.asarray(r, dtype=dtype)
 
 
+def _nested_call(x):
+    # A remat (call primitive with an inner jaxpr) that lowering must inline.
+    return fg.checkpoint(lambda y: fnp.sin(y) + y)(x)
+
+
 CORPUS = {
     "chain": (lambda x: fnp.sin(x) * 2.0 + 1.0, [_x((5, 7))]),
     "chain_f64": (lambda x: fnp.exp(x) * x - 0.5, [_x((5, 7), F64)]),
@@ -101,6 +106,10 @@ CORPUS = {
     "convert": (lambda x: (x.astype(np.int32), x.astype(np.float64) * 2.0), [_x((3, 3))]),
     "custom_jvp": (lambda x: fg.nn_softplus(x) if hasattr(fg, "nn_softplus") else
                    fnp.logaddexp(x, 0.0) * 2.0, [_x((3,))]),
+    "view_outputs": (lambda x: (fnp.broadcast_to(x, (3, 4)), x.reshape(1, 4), x[None, :] + 1.0,
+                                fnp.broadcast_to(x, (3, 4)) @ fnp.ones((4, 2), F32)),
+                     [_x((4,))]),
+    "jit_inlined": (lambda x: _nested_call(x) * 2.0, [_x((3,))]),
     "closure_const": (lambda x: x * np.arange(4, dtype=F32) + 1.0, [_x((2, 4))]),
 }
 
@@ -119,3 +128,169 @@ def test_backend_matches_interpret(name, backend):
     outs2 = exe(*([np.asarray(c) for c in open_jaxpr(f, *args)[1]] + list(args)))
     for o, o2 in zip(outs, outs2):  # fresh arrays every call
         assert o is not o2 and not np.shares_memory(o, o2)
+
+
+# ------------------------------------------------------------------------------------------
+# Dtypes, kernel sharing and caches (asserted by counters, never by timing)
+
+
+def test_float32_kernels_contain_no_float64():
+    exe, (y,) = run(lambda x, b: fnp.tanh(x * 0.5 + b) * 3.0 - 1.0,
+                    [_x((8, 4)), _x((4,), seed=1)], "numba-cpu")
+    assert y.dtype == np.float32
+    kernels = exe.source.split("# ---- kernel")[1:]
+    assert kernels and not any("float64" in k for k in kernels), exe.source
+
+
+def test_same_function_at_another_batch_size_compiles_no_kernel():
+    f = lambda x, w: fnp.sum(fnp.exp(x * w - 1.0), axis=1)
+    run(f, [_x((32, 5)), _x((5,))], "numba-cpu")
+    before = lowering.stats.as_dict()
+    exe, _ = run(f, [_x((16, 5)), _x((5,))], "numba-cpu")
+    after = lowering.stats.as_dict()
+    assert after["compiles"] == before["compiles"] + 1      # a new Executable (new shapes)
+    assert after["kernels_compiled"] == before["kernels_compiled"]
+    assert after["kernel_disk_hits"] == before["kernel_disk_hits"]
+    again = lowering.compile(open_jaxpr(f, _x((16, 5)), _x((5,)))[0], "numba-cpu")
+    assert again is exe and lowering.stats.memory_hits == after["memory_hits"] + 1
+
+
+def test_two_functions_with_the_same_pattern_share_a_kernel():
+    run(lambda a, b: a * b + a, [_x((6,)), _x((6,))], "numba-cpu")
+    before = lowering.stats.kernels_compiled
+    # Another function, rank and size; collapsed to the same flat loop over the same pattern.
+    run(lambda p, q: p * q + p, [_x((2, 3, 4), seed=3), _x((2, 3, 4), seed=4)], "numba-cpu")
+    assert lowering.stats.kernels_compiled == before
+
+
+def test_clear_memory_cache_rebuilds_without_recompiling_kernels():
+    f = lambda x: x * 3.0 - 2.0
+    run(f, [_x((4,))], "numba-cpu")
+    lowering.clear_memory_cache()
+    before = lowering.stats.as_dict()
+    run(f, [_x((4,))], "numba-cpu")
+    after = lowering.stats.as_dict()
+    assert after["compiles"] == before["compiles"] + 1
+    assert after["kernels_compiled"] == before["kernels_compiled"]
+
+
+_CHILD = """
+import json, numpy as np, funcgrad as fg, funcgrad.numpy as fnp
+from funcgrad import lowering
+closed = fg.make_jaxpr(lambda x, y: fnp.sum(fnp.exp(x) * y + 1.0, axis=1))(
+    np.ones((3, 4), np.float32), np.ones((3, 4), np.float32))
+exe = lowering.compile(closed.jaxpr, "numba-cpu")
+out = exe(np.ones((3, 4), np.float32), np.ones((3, 4), np.float32))[0]
+print(json.dumps(dict(lowering.stats.as_dict(), out=out.tolist())))
+"""
+
+
+def test_disk_cache_is_hit_by_a_second_process(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, FUNCGRAD_CACHE_DIR=str(tmp_path))
+
+    def child():
+        r = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True,
+                           text=True, check=True)
+        return json.loads(r.stdout.strip().splitlines()[-1])
+
+    first, second = child(), child()
+    assert first["kernels_compiled"] >= 1 and first["kernel_disk_hits"] == 0
+    assert second["kernels_compiled"] == 0
+    assert second["kernel_disk_hits"] == first["kernels_compiled"]
+    assert second["out"] == first["out"]
+    assert any(n.startswith("fgk_") for n in os.listdir(tmp_path / "numba"))
+
+
+# ------------------------------------------------------------------------------------------
+# Goldens of generated code (kernel expressions come from the scalar templates, so they are
+# replaced by <expr>; loops, loads, stores and accumulators are pinned)
+
+
+def _skeleton(source: str) -> str:
+    import re
+    out = []
+    for line in source.splitlines()[1:]:
+        if line.startswith(("# funcgrad kernel", "import", "from")) or not line.strip():
+            continue
+        line = line.replace('cache=True, nogil=True, error_model="numpy", fastmath={"contract"}',
+                            "OPTS")
+        out.append(re.sub(r"^(\s*v\d+ = ).*$", r"\1<expr>", line))
+    return "\n".join(out) + "\n"
+
+
+def _kernels(exe):
+    return [_skeleton(k) for k in exe.source.split("# ---- kernel")[1:]]
+
+
+def _golden(text):
+    import textwrap
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def test_golden_chain_is_one_kernel_with_float32_literals():
+    exe, _ = run(lambda x: fnp.sin(x) * 2.0 + 1.0, [_x((3, 4))], "numba-cpu")
+    assert exe.plan.summary() == "1 kernel(s), 0 library step(s)"
+    driver = exe.source.split("# ---- kernel")[0]
+    assert driver == _golden("""
+        # ---- driver
+        def run(a0):
+            t0 = np.empty((3, 4), np.float32)
+            _k0(12, a0.reshape((12,)), t0.reshape((12,)))
+            return [t0]
+
+        """)
+    assert _kernels(exe) == [_golden("""
+        @numba.njit(OPTS)
+        def kernel(n0, x0, o0):
+            for i0 in range(n0):
+                a0 = x0[i0]
+                v0 = <expr>
+                v1 = <expr>
+                v2 = <expr>
+                o0[i0] = v2
+        @numba.njit(OPTS, parallel=True)
+        def kernel_par(n0, x0, o0):
+            for i0 in numba.prange(n0):
+                a0 = x0[i0]
+                v0 = <expr>
+                v1 = <expr>
+                v2 = <expr>
+                o0[i0] = v2
+        """)]
+    assert "np.float32(2.0)" in exe.source and "np.float32(1.0)" in exe.source
+
+
+def test_golden_sum_of_exp_is_one_kernel_with_a_reduction_epilogue():
+    exe, _ = run(lambda x: fnp.sum(fnp.exp(x), axis=1), [_x((3, 4))], "numba-cpu")
+    assert exe.plan.summary() == "1 kernel(s), 0 library step(s)"
+    assert _kernels(exe)[0].split("@numba.njit(OPTS, parallel=True)")[0] == _golden("""
+        @numba.njit(OPTS)
+        def kernel(n0, n1, x0, r0):
+            for i0 in range(n0):
+                acc0 = np.float32(0.0)
+                for i1 in range(n1):
+                    a0 = x0[i0, i1]
+                    v0 = <expr>
+                    acc0 = acc0 + v0
+                r0[i0] = acc0
+        """)
+
+
+def test_golden_broadcast_add_reads_the_row_vector_in_place():
+    exe, _ = run(lambda x, b: x + b, [_x((3, 4)), _x((4,), seed=1)], "numba-cpu")
+    assert exe.plan.summary() == "1 kernel(s), 0 library step(s)"
+    assert "broadcast" not in exe.source
+    assert _kernels(exe)[0].split("@numba.njit(OPTS, parallel=True)")[0] == _golden("""
+        @numba.njit(OPTS)
+        def kernel(n0, n1, x0, x1, o0):
+            for i0 in range(n0):
+                for i1 in range(n1):
+                    a0 = x0[i0, i1]
+                    a1 = x1[i1]
+                    v0 = <expr>
+                    o0[i0, i1] = v0
+        """)
