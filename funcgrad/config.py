@@ -40,6 +40,12 @@ _FLAGS = {
     "cache_dir": (os.path.join(os.path.expanduser("~"), ".cache", "funcgrad"), str,
                   "where compiled kernels are cached on disk"),
     "max_retraces": (8, int, "warn when a jitted function has been traced more often"),
+    "default_backend": ("numba-cpu", str,
+                        "jit's backend: numba-cpu, interpret (NumPy reference) or numba-py"),
+    "fastmath": (False, _parse_bool, "compile kernels with full fastmath (only FMA contraction "
+                 "is on by default)"),
+    "parallel_threshold": (2**16, int, "elements from which a fused kernel runs its outer loop "
+                           "in parallel (prange)"),
 }
 
 

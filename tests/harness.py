@@ -165,6 +165,21 @@ def check_spec(spec: Spec, args, kwargs):
     staged = closed(*args)
     for s, o in zip(staged, outs):
         assert_close(s, o, 0, 0, err_msg=f"{spec.name} staged vs eager")
+    check_jit_matches_eager(spec, args, kwargs, outs)
+
+
+def check_jit_matches_eager(spec: Spec, args, kwargs, outs):
+    """The compiled function (``fg.jit``, default backend) gives the eager results: exactly
+    for integers and booleans, within the spec's tolerance for floats (kernels may contract
+    multiply-adds and use their own approximations of transcendental functions)."""
+    got = fg.jit(lambda *a: spec.fg_fn(*a, **kwargs))(*args)
+    got = got if isinstance(got, (tuple, list)) else (got,)
+    for g, o in zip(got, outs):
+        assert g.dtype == o.dtype and g.shape == o.shape, (spec.name, g.aval, o.aval)
+        rtol0, atol0 = default_tolerance(o.dtype)
+        rtol = spec.rtol if spec.rtol is not None else rtol0
+        atol = spec.atol if spec.atol is not None else atol0
+        assert_close(g, o, rtol, atol, err_msg=f"{spec.name} jit vs eager")
 
 
 # ------------------------------------------------------------------------ derivatives
