@@ -225,6 +225,18 @@ def torch_threads(torch, threads: int) -> None:
         pass
 
 
+def funcgrad_variants(fg):
+    """``[(wrap, variant), ...]`` to time: ``fg.jit`` (when it exists) first, then eager.
+
+    Both rows are marked primary; the table takes the first that ran as funcgrad's baseline, so a
+    jit that fails still leaves an eager figure to compare against.
+    """
+    eager = lambda f: f
+    if hasattr(fg, "jit"):
+        return [funcgrad_jit(fg), (eager, "eager")]
+    return [(eager, "eager (no jit yet)")]
+
+
 def funcgrad_jit(fg):
     """``(jit, variant)``: ``fg.jit`` when it exists, else the identity and an "eager" label.
 

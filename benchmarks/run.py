@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,8 +37,25 @@ from benchmarks.workloads import NAMES as WORKLOADS
 SYSTEMS = ("numpy", "funcgrad", "jax", "torch")
 # The module whose presence makes a system available.
 SYSTEM_MODULE = {"numpy": "numpy", "funcgrad": "funcgrad", "jax": "jax", "torch": "torch"}
+BUSY_CORES = 0.25  # other processes' load above which a row is flagged
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def cpu_busy_s() -> float:
+    """Seconds of CPU time spent by the whole machine (all processes), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return float("nan")
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def load_workload(name: str):
@@ -84,6 +102,7 @@ class Runner:
         print(f"  running {label} ...", end="", flush=True, file=sys.stderr)
         spec["t_spawn"] = time.perf_counter()
         cmd = [self.pythons[system], "-u", os.path.abspath(__file__), "--child", json.dumps(spec)]
+        busy0, own0 = cpu_busy_s(), children_cpu_s()
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -96,10 +115,16 @@ class Runner:
         except subprocess.TimeoutExpired:
             wall = time.perf_counter() - t0
             result = {"error": f"timed out after {timeout:.0f} s"}
+        # CPU time that other processes took while this child ran, in cores: on a small machine
+        # that someone else is using, multi-threaded timings (BLAS, OpenMP) are not to be trusted.
+        others = max(0.0, (cpu_busy_s() - busy0) - (children_cpu_s() - own0)) / max(wall, 1e-9)
         result.update(workload=workload, system=system, entry=entry, wall_s=wall,
-                      params=params or {})
+                      params=params or {}, other_load_cores=others)
         result.setdefault("rows", [])
-        print(f" {wall:.1f} s", file=sys.stderr)
+        for row in result["rows"]:
+            row["other_load_cores"] = others
+        print(f" {wall:.1f} s" + (f" (other processes busy: {others:.1f} cores)"
+                                  if others > BUSY_CORES else ""), file=sys.stderr)
         if "unavailable" in result:
             self.unavailable.setdefault(system, result["unavailable"])
             print(f"  skipped {system}: {result['unavailable']}", file=sys.stderr)
@@ -194,6 +219,8 @@ def row_notes(row):
         notes.append(f"first call {fmt_time(fc)}")
     if row.get("note"):
         notes.append(row["note"])
+    if (row.get("other_load_cores") or 0) > BUSY_CORES:
+        notes.append(f"BUSY MACHINE: others used {row['other_load_cores']:.1f} cores")
     if row.get("status") not in (None, "ok"):
         notes.insert(0, row["status"].upper())
     return "; ".join(notes)
@@ -318,6 +345,13 @@ def main(argv=None):
 
     rows = [r for c in runner.children for r in c["rows"]]
     print_table(rows, header_lines)
+    busy = [c for c in runner.children if c.get("other_load_cores", 0) > BUSY_CORES]
+    if busy:
+        worst = max(c["other_load_cores"] for c in busy)
+        print(f"\nWARNING: other processes used up to {worst:.1f} of {os.cpu_count()} cores "
+              f"while {len(busy)} of {len(runner.children)} benchmark processes ran; their "
+              "multi-threaded timings (BLAS, OpenMP) are unreliable. Rerun on an idle machine, "
+              "or with --threads 1.")
     print("\nt/funcgrad: median time divided by funcgrad's (below 1: faster than funcgrad). "
           "t/numpy: divided by the NumPy reference's. IQR: interquartile range of the samples.")
     print("systems:")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Bench, funcgrad_jit, require, torch_threads
+from benchmarks.harness import Bench, funcgrad_variants, require, torch_threads
 
 TITLE = "per-call overhead: jitted x*2+1 on a float32 scalar; eager add of two (8,) float32"
 SCALAR = "jit scalar x*2+1"
@@ -46,9 +46,12 @@ def run_numpy(b: Bench):
 def run_funcgrad(b: Bench):
     x, a, c = _inputs()
     fg, fnp = require("funcgrad"), require("funcgrad.numpy")
-    jit, variant = funcgrad_jit(fg)
-    f = jit(_f)
-    _bench(b, SCALAR, variant, lambda: f(x), _f(x), primary=True)
+    for wrap, variant in funcgrad_variants(fg):
+        f = wrap(_f)
+        # Jitted functions take the NumPy scalar as users pass it; the eager row needs a funcgrad
+        # Array, or it would time NumPy's own scalar arithmetic.
+        xin = x if variant.startswith("fg.jit") else fnp.asarray(x)
+        _bench(b, SCALAR, variant, lambda f=f, xin=xin: f(xin), _f(x), primary=True)
     fa, fc = fnp.asarray(a), fnp.asarray(c)
     _bench(b, ADD, "fnp.add (eager)", lambda: fnp.add(fa, fc), a + c, primary=True)
 

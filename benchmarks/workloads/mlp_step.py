@@ -2,11 +2,12 @@
 
 float32, batch 128, ReLU, softmax cross-entropy on integer labels. Each call feeds the updated
 parameters back in, as a training loop does. Reported: median step time, and the process's peak
-RSS after all the steps (each system runs in its own process, so the figure includes its imports).
+RSS after all the steps (each system runs in its own process, so the figure includes its imports;
+funcgrad's eager row runs after its jit row in the same process, so its peak includes both).
 """
 from __future__ import annotations
 
-from benchmarks.harness import Bench, current_rss_mib, funcgrad_jit, peak_rss_mib, require
+from benchmarks.harness import Bench, current_rss_mib, funcgrad_variants, peak_rss_mib, require
 from benchmarks.workloads import _mlp
 
 TITLE = "784-512-512-10 MLP, one SGD training step (fwd + bwd + update), batch 128, float32"
@@ -19,40 +20,44 @@ def _reference():
     return params, x, y, _mlp.check_output(params, new, loss)
 
 
-def _finish(b: Bench, row, rss_import):
+def _finish(b: Bench, row, rss_import, steps):
     if row is not None:
         row["peak_rss_mib"] = peak_rss_mib()
         row["import_rss_mib"] = rss_import
-        row["steps"] = row["samples"] * row["inner"] + 2
+        row["steps"] = steps
 
 
 def run_numpy(b: Bench):
     params, x, y, ref = _reference()
     rss = current_rss_mib()
-    state = [params]
+    state = [params, 0]
 
     def run():
         state[0], loss = _mlp.numpy_step(state[0], x, y)
+        state[1] += 1
         return loss
 
     check = lambda: _mlp.check_output(params, *_mlp.numpy_step(params, x, y))
-    _finish(b, b.bench(CASE, "manual backprop", run, check=check, ref=ref, primary=True), rss)
+    row = b.bench(CASE, "manual backprop", run, check=check, ref=ref, primary=True)
+    _finish(b, row, rss, state[1])
 
 
 def run_funcgrad(b: Bench):
     params, x, y, ref = _reference()
     fg, fnp = require("funcgrad"), require("funcgrad.numpy")
     rss = current_rss_mib()
-    jit, variant = funcgrad_jit(fg)
-    step = jit(_mlp.funcgrad_step(fg, fnp))
-    state = [params]
+    for wrap, variant in funcgrad_variants(fg):
+        step = wrap(_mlp.funcgrad_step(fg, fnp))
+        state = [params, 0]
 
-    def run():
-        state[0], loss = step(state[0], x, y)
-        return loss
+        def run(step=step, state=state):
+            state[0], loss = step(state[0], x, y)
+            state[1] += 1
+            return loss
 
-    check = lambda: _mlp.check_output(params, *step(params, x, y))
-    _finish(b, b.bench(CASE, variant, run, check=check, ref=ref, primary=True), rss)
+        check = lambda step=step: _mlp.check_output(params, *step(params, x, y))
+        row = b.bench(CASE, variant, run, check=check, ref=ref, primary=True)
+        _finish(b, row, rss, state[1])
 
 
 def run_jax(b: Bench):
@@ -63,14 +68,15 @@ def run_jax(b: Bench):
     step = jax.jit(_mlp.jax_step(jax, jnp))
     dparams = jax.device_put(params)
     xd, yd = jax.device_put(x), jax.device_put(y)
-    state = [dparams]
+    state = [dparams, 0]
 
     def run():
         state[0], loss = step(state[0], xd, yd)
+        state[1] += 1
         return jax.block_until_ready(loss)
 
     check = lambda: _mlp.check_output(params, *step(dparams, xd, yd))
-    _finish(b, b.bench(CASE, "jax.jit", run, check=check, ref=ref), rss)
+    _finish(b, b.bench(CASE, "jax.jit", run, check=check, ref=ref), rss, state[1])
 
 
 def _torch_case(b: Bench, variant: str, compile_loss: bool):
@@ -92,8 +98,13 @@ def _torch_case(b: Bench, variant: str, compile_loss: bool):
         loss = step(fresh, xt, yt)
         return _mlp.check_output(params, _mlp.torch_pairs(fresh), loss)
 
-    run = lambda: step(flat, xt, yt)
-    _finish(b, b.bench(CASE, variant, run, check=check, ref=ref), rss)
+    calls = [0]
+
+    def run():
+        calls[0] += 1
+        return step(flat, xt, yt)
+
+    _finish(b, b.bench(CASE, variant, run, check=check, ref=ref), rss, calls[0])
 
 
 def run_torch(b: Bench):
