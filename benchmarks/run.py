@@ -312,9 +312,13 @@ def main(argv=None):
             sys.exit(f"--python expects SYSTEM=PATH with SYSTEM in {', '.join(SYSTEMS)}")
         pythons[name] = path
     t_start = time.perf_counter()
-    print(f"funcgrad benchmarks: threads={args.threads} (env {', '.join(THREAD_ENV)}, XLA "
-          f"affinity, torch.set_num_threads); {'quick' if args.quick else 'full'} run, "
-          f"{args.repeats} samples per case", flush=True)
+    n = args.threads
+    pin = (f"CPU affinity to {n} of {os.cpu_count()} cores (XLA sizes its pool from it)"
+           if n < (os.cpu_count() or n) else "no affinity needed (all cores)")
+    print(f"funcgrad benchmarks, {'quick' if args.quick else 'full'} run, {args.repeats} samples "
+          f"per case; threads={n}: {'/'.join(k.split('_')[0] for k in THREAD_ENV)}_NUM_THREADS"
+          f"={n}, torch.set_num_threads({n}), {pin}", flush=True)
+    print(f"load average before the run: {os.getloadavg()[0]:.2f}", flush=True)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
           flush=True)
     missing, found = probe_systems(args, pythons)

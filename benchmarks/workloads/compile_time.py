@@ -152,7 +152,8 @@ ENTRIES = {"numpy": run_numpy, "funcgrad": run_funcgrad, "jax": run_jax, "torch"
 
 
 def _note(row):
-    parts = [f"imports {row['import_s']:.2f} s", f"first call {row['first_call_s']:.2f} s",
+    parts = [f"from run.py's first line {row['since_first_line_s']:.2f} s",
+             f"imports {row['import_s']:.2f} s", f"first call {row['first_call_s']:.2f} s",
              f"process wall {row['subprocess_wall_s']:.2f} s"]
     new = row.get("new_cache_files")
     if new is not None:
@@ -200,6 +201,8 @@ def orchestrate(runner):
             row = dict(rows[-1])
             times = [r["median_s"] for r in rows]
             row["median_s"], row["iqr_s"] = summarize(times)
+            if len(times) < 2:
+                row["iqr_s"] = None
             for key in ("import_s", "first_call_s", "subprocess_wall_s", "since_first_line_s"):
                 row[key] = statistics.median(r[key] for r in rows)
             row["rounds"] = [{k: r.get(k) for k in ("median_s", "first_call_s",
