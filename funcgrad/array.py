@@ -22,7 +22,7 @@ class Array(ArrayMethods):
         (Array([0., 1., 2.], dtype=float32), Array([10.,  1.,  2.], dtype=float32))
     """
 
-    __slots__ = ("_value", "_weak_type")
+    __slots__ = ("_value", "_weak_type", "_aval")
     __array_priority__ = 100
 
     def __init__(self, value: np.ndarray, weak_type: bool = False):
@@ -33,11 +33,15 @@ class Array(ArrayMethods):
             value.flags.writeable = False
         self._value = value
         self._weak_type = weak_type
+        self._aval = None
 
     @property
     def aval(self) -> ShapedArray:
-        v = self._value
-        return ShapedArray(v.shape, v.dtype, self._weak_type)
+        a = self._aval
+        if a is None:
+            v = self._value
+            a = self._aval = ShapedArray._trusted(v.shape, v.dtype, bool(self._weak_type))
+        return a
 
     shape = property(lambda self: self._value.shape)
     dtype = property(lambda self: self._value.dtype)

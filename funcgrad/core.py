@@ -33,6 +33,15 @@ class ShapedArray:
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
 
+    @classmethod
+    def _trusted(cls, shape: tuple, dtype: np.dtype, weak_type: bool) -> ShapedArray:
+        """Builds an aval from a NumPy shape and dtype without normalising them (hot path)."""
+        a = object.__new__(cls)
+        a.shape = shape
+        a.dtype = dtype
+        a.weak_type = weak_type
+        return a
+
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
 
@@ -427,8 +436,11 @@ class EvalTrace(Trace):
         avals = [get_aval(a) for a in args]
         out_avals = prim.abstract_eval(*avals, **params)
         vals = [to_numpy(a) for a in args]
-        with set_current_trace(self):
+        if _current.get(_EVAL_TRACE) is self:  # the usual case: no context switch needed
             out = prim.impl(*vals, **params)
+        else:
+            with set_current_trace(self):
+                out = prim.impl(*vals, **params)
         if prim.multiple_results:
             return [_wrap(o, a, prim) for o, a in zip(out, out_avals)]
         return _wrap(out, out_avals, prim)

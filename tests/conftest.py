@@ -13,6 +13,10 @@ import pytest  # noqa: E402
 
 import funcgrad as fg  # noqa: E402
 
+# funcgrad may have been imported before this file ran (by a plugin), with the cache directory
+# read from the environment then: set it again, so that tests never write to the user's home.
+fg.config.update("cache_dir", os.environ["FUNCGRAD_CACHE_DIR"])
+
 hypothesis.settings.register_profile(
     "ci", max_examples=25, deadline=None, derandomize=True,
     suppress_health_check=[hypothesis.HealthCheck.too_slow,

@@ -42,6 +42,10 @@ def _promote_dtypes(op, *args, names=None, inexact=False):
 
 def _promote(op, *args, names=None):
     """Common dtype and shape of ``args`` (JAX's promotion lattice, NumPy broadcasting)."""
+    if len(args) == 2 and type(args[0]) is Array and type(args[1]) is Array:
+        a, b = args[0].aval, args[1].aval
+        if a.shape == b.shape and a.dtype == b.dtype and a.weak_type == b.weak_type:
+            return args  # nothing to promote or broadcast (the common case, kept cheap)
     return promote_shapes(op, *_promote_dtypes(op, *args, names=names))
 
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from funcgrad import config, core, errors, pretty, source_info, tree_util
+from funcgrad import config, core, dtypes, errors, pretty, source_info, tree_util
 from funcgrad.array import Array
 from funcgrad.core import Literal, Primitive, ShapedArray
 from funcgrad.transforms import jvp as _ad
@@ -292,6 +292,21 @@ def _leaf_signature(x):
     return (a.shape, a.dtype, a.weak_type)
 
 
+def _python_scalar_signature(x):
+    return ((), dtypes.python_scalar_dtype(x), type(x) is not bool)
+
+
+# type -> signature, for the types of arguments the fast path of a call accepts.
+_FAST_SIGNATURES: dict[type, Callable] = {
+    Array: lambda x: (x._value.shape, x._value.dtype, x._weak_type),
+    np.ndarray: lambda x: (x.shape, x.dtype, False),
+    float: _python_scalar_signature, int: _python_scalar_signature,
+    bool: _python_scalar_signature,
+}
+for _dt in dtypes.ALL:
+    _FAST_SIGNATURES[np.dtype(_dt).type] = lambda x: ((), x.dtype, False)
+
+
 def _hashable(x, what: str, fun_name: str):
     try:
         hash(x)
@@ -328,7 +343,8 @@ class Traced:
     """One trace of a jitted function: the jaxpr, its constants and its output structure."""
 
     __slots__ = ("jaxpr", "consts", "const_values", "out_tree", "signature", "name", "backend",
-                 "_exe", "in_avals", "out_weak", "has_tracer_consts")
+                 "_exe", "in_avals", "out_weak", "has_tracer_consts", "single_out",
+                 "run")
 
     def __init__(self, jaxpr, consts, out_tree, signature, name, backend):
         self.jaxpr = jaxpr
@@ -340,8 +356,10 @@ class Traced:
         self.name = name
         self.backend = backend
         self._exe = None
+        self.run = None  # the executable's driver, once compiled
         self.in_avals = jaxpr.in_avals[len(consts):]
         self.out_weak = [v.aval.weak_type for v in jaxpr.outvars]
+        self.single_out = out_tree == tree_util.tree_structure(0)
         # Constants that are tracers of an enclosing transformation (a closure over a value
         # being differentiated): valid for this call only, so the trace is not cached.
         self.has_tracer_consts = any(isinstance(c, core.Tracer) for c in consts)
@@ -349,6 +367,7 @@ class Traced:
     def executable(self):
         if self._exe is None:
             self._exe = _executable(self.jaxpr, self.backend)
+            self.run = self._exe.run
         return self._exe
 
 
@@ -467,6 +486,8 @@ class Jitted:
                                  f"choose one of {', '.join(lowering.BACKENDS)}.")
         self._backend = backend
         self._cache: OrderedDict = OrderedDict()
+        self._fast: dict = {}
+        self._has_statics = bool(self._static_argnums or self._static_argnames)
         self._last: _Signature | None = None
         self.trace_count = 0
         self._hits = 0
@@ -628,8 +649,38 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         if config.values.disable_jit:
             return self._fun(*args, **kwargs)
-        traced, dyn = self._lookup(args, kwargs)
-        return self._run(traced, dyn)
+        if kwargs or self._has_statics:
+            traced, dyn = self._lookup(args, kwargs)
+            return self._run(traced, dyn)
+        # The fast path: every argument an array or a scalar, looked up by type and aval
+        # without flattening; at the bottom of the trace stack, run the driver directly.
+        try:
+            # (A Python scalar's signature follows default_float/default_int, so the key
+            # changes with the configuration that matters.)
+            key = tuple([_FAST_SIGNATURES[type(a)](a) for a in args])
+        except KeyError:
+            traced, dyn = self._lookup(args, kwargs)
+            return self._run(traced, dyn)
+        traced = self._fast.get(key)
+        if traced is None:
+            traced, dyn = self._lookup(args, kwargs)
+            if not traced.has_tracer_consts and all(
+                    s[1] == a.dtype for s, a in zip(key, traced.in_avals)):
+                self._fast[key] = traced
+                if len(self._fast) > 64:
+                    self._fast.pop(next(iter(self._fast)))
+            return self._run(traced, dyn)
+        self._hits += 1
+        if core.current_trace() is not core._EVAL_TRACE:
+            return self._run(traced, list(args))
+        vals = [a._value if type(a) is Array else a if type(a) is np.ndarray
+                else np.asarray(a, aval.dtype) for a, aval in zip(args, traced.in_avals)]
+        run = traced.run or traced.executable().run
+        outs = run(*traced.const_values, *vals)
+        if traced.single_out:
+            return Array(outs[0], traced.out_weak[0])
+        return tree_util.tree_unflatten(traced.out_tree,
+                                        [Array(o, w) for o, w in zip(outs, traced.out_weak)])
 
     def lower(self, *args, **kwargs) -> Lowered:
         """Traces (or finds in the cache) the function for these arguments."""
@@ -647,6 +698,7 @@ class Jitted:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast.clear()
         self._last = None
 
     def __get__(self, obj, objtype=None):
