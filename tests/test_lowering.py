@@ -265,19 +265,37 @@ def test_golden_chain_is_one_kernel_with_float32_literals():
 
 
 def test_golden_sum_of_exp_is_one_kernel_with_a_reduction_epilogue():
-    exe, _ = run(lambda x: fnp.sum(fnp.exp(x), axis=1), [_x((3, 4))], "numba-cpu")
+    exe, (y,) = run(lambda x: fnp.sum(fnp.exp(x), axis=1), [_x((3, 4))], "numba-cpu")
     assert exe.plan.summary() == "1 kernel(s), 0 library step(s)"
+    # A floating sum is blocked: vectorisable block loop, reassociating block sum, f64 total.
     assert _kernels(exe)[0].split("@numba.njit(OPTS, parallel=True)")[0] == _golden("""
+        @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+        def _block_sum_float32(buf, n):
+            s = np.float32(0.0)
+            for i in range(n):
+                s += buf[i]
+            return s
         @numba.njit(OPTS)
         def kernel(n0, n1, x0, r0):
+            buf0 = np.empty(256, np.float32)
             for i0 in range(n0):
-                acc0 = np.float32(0.0)
-                for i1 in range(n1):
-                    a0 = x0[i0, i1]
-                    v0 = <expr>
-                    acc0 = acc0 + v0
-                r0[i0] = acc0
+                acc0 = np.float64(0.0)
+                for b1 in range(0, n1, 256):
+                    w1 = min(256, n1 - b1)
+                    for j1 in range(w1):
+                        i1 = np.uint64(b1 + j1)
+                        a0 = x0[i0, i1]
+                        v0 = <expr>
+                        buf0[j1] = v0
+                    acc0 = acc0 + _block_sum_float32(buf0, w1)
+                r0[i0] = np.float32(acc0)
         """)
+
+
+def test_long_float32_sum_is_accurate():
+    x = np.random.default_rng(0).uniform(0, 1, size=(2, 100_000)).astype(np.float32)
+    exe, (s,) = run(lambda x: fnp.sum(x, axis=1), [x], "numba-cpu")
+    np.testing.assert_allclose(s, x.astype(np.float64).sum(axis=1), rtol=1e-6)
 
 
 def test_golden_broadcast_add_reads_the_row_vector_in_place():

@@ -74,9 +74,35 @@ def has_rule(prim) -> bool:
     return prim.name in _FALLBACK
 
 
+def _vmath_available() -> bool:
+    global _HAS_VMATH
+    if _HAS_VMATH is None:
+        import importlib.util
+        _HAS_VMATH = importlib.util.find_spec("funcgrad.lowering.vmath") is not None
+    return _HAS_VMATH
+
+
+_HAS_VMATH = None
+
+
 def can_fuse(eqn) -> bool:
-    """Whether an elementwise equation has a scalar template (else it is a library step)."""
-    return has_rule(eqn.prim)
+    """Whether an elementwise equation has a scalar template for its dtypes (else it runs as a
+    library step through its NumPy impl)."""
+    if not has_rule(eqn.prim):
+        return False
+    if _scalar is None:
+        return True
+    in_avals = [a.aval for a in eqn.invars]
+    out_aval = eqn.outvars[0].aval
+    if not _scalar.supports(eqn.prim, in_avals, out_aval):
+        return False
+    if not _vmath_available():
+        try:
+            expr = _scalar.emit(eqn.prim, eqn.params, ["x"] * len(in_avals), in_avals, out_aval)
+        except NotImplementedError:
+            return False
+        return "vmath." not in expr
+    return True
 
 
 def emit(eqn, args: list[str]) -> str:
@@ -89,9 +115,13 @@ def emit(eqn, args: list[str]) -> str:
 
 
 def imports() -> list[str]:
-    if _scalar is not None:
-        return list(_scalar.IMPORTS)
-    return ["import math", "import numpy as np"]
+    if _scalar is None:
+        return ["import math", "import numpy as np"]
+    imp = _scalar.IMPORTS
+    lines = imp.splitlines() if isinstance(imp, str) else list(imp)
+    if not _vmath_available():
+        lines = [ln for ln in lines if "vmath" not in ln]
+    return lines
 
 
 def library_versions() -> str:

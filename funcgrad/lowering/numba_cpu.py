@@ -16,6 +16,8 @@ import numpy as np
 from funcgrad import config, core
 from funcgrad.lowering import codegen, disk_cache, fusion, interpret
 
+BLOCK = 256  # elements per block of a blocked floating-point sum
+
 # source -> KernelModule (loaded once per process)
 _kernel_modules: dict = {}
 
@@ -106,6 +108,22 @@ def kernel_code(step: fusion.KernelStep) -> KernelCode:
         name, dt = red.eqn.prim.name, red.out.aval.dtype
         accs.append((f"acc{j}", codegen.reduction_init(name, dt), name, dt, red_of[red.eqn]))
 
+    # Floating sums over the innermost loop are blocked: each block of values goes to a small
+    # buffer (a vectorisable loop) that a reassociating helper sums (vectorised, and far more
+    # accurate than one running sum); blocks are accumulated in float64.
+    blocked = trail < rank and any(a[2] == "reduce_sum" and np.dtype(a[3]).kind == "f"
+                                   for a in accs)
+    block_sums = {j for j, a in enumerate(accs)
+                  if blocked and a[2] == "reduce_sum" and np.dtype(a[3]).kind == "f"}
+    helper_dtypes = sorted({np.dtype(accs[j][3]).name for j in block_sums})
+
+    def acc_init(j):
+        return "np.float64(0.0)" if j in block_sums else accs[j][1]
+
+    def acc_final(j):
+        return f"np.{np.dtype(accs[j][3]).name}({accs[j][0]})" if j in block_sums \
+            else accs[j][0]
+
     def body(parallel: bool) -> list[str]:
         w = codegen.SourceWriter()
         w(_decorator(parallel))
@@ -114,20 +132,34 @@ def kernel_code(step: fusion.KernelStep) -> KernelCode:
         if accs and (outer_reduced or trail == rank):
             for j, (_, init, *_rest) in enumerate(accs):
                 w(f"r{j}.fill({init})")
+        buf_level = 1 if parallel else 0
         for d in range(rank + 1):
+            if d == buf_level:
+                for j in sorted(block_sums):
+                    w(f"buf{j} = np.empty({BLOCK}, np.{np.dtype(accs[j][3]).name})")
             for line in by_level[d]:
                 w(line)
             if accs and d == trail and trail < rank:
-                for acc, init, *_ in accs:
-                    w(f"{acc} = {init}")
-            if d < rank:
+                for j, (acc, *_) in enumerate(accs):
+                    w(f"{acc} = {acc_init(j)}")
+            if d < rank - 1 or (d == rank - 1 and not blocked):
                 rng = "numba.prange" if parallel and d == 0 else "range"
                 w(f"for i{d} in {rng}(n{d}):")
                 w.indent()
+            elif d == rank - 1:
+                w(f"for b{d} in range(0, n{d}, {BLOCK}):")
+                w.indent()
+                w(f"w{d} = min({BLOCK}, n{d} - b{d})")
+                w(f"for j{d} in range(w{d}):")
+                w.indent()
+                # unsigned: Numba then skips the negative-index wraparound that blocks SIMD
+                w(f"i{d} = np.uint64(b{d} + j{d})")
         for line in stores:
             w(line)
         for j, (acc, _, name, dt, v) in enumerate(accs):
-            if trail < rank:
+            if j in block_sums:
+                w(f"buf{j}[j{rank - 1}] = {v}")
+            elif trail < rank:
                 w(f"{acc} = {codegen.reduction_combine(name, dt, acc, v)}")
             else:
                 r = f"r{j}[{idx(kept)}]"
@@ -136,15 +168,31 @@ def kernel_code(step: fusion.KernelStep) -> KernelCode:
             w("pass")
         for d in range(rank - 1, -1, -1):
             w.dedent()
+            if blocked and d == rank - 1:
+                for j in sorted(block_sums):
+                    dt = np.dtype(accs[j][3]).name
+                    w(f"{accs[j][0]} = {accs[j][0]} + _block_sum_{dt}(buf{j}, w{d})")
+                w.dedent()
             if accs and d == trail and trail < rank:
-                for j, (acc, _, name, dt, _v) in enumerate(accs):
+                for j, (_acc, _, name, dt, _v) in enumerate(accs):
                     r = f"r{j}[{idx(kept)}]"
-                    val = codegen.reduction_combine(name, dt, r, acc) if outer_reduced else acc
+                    val = codegen.reduction_combine(name, dt, r, acc_final(j)) \
+                        if outer_reduced else acc_final(j)
                     w(f"{r} = {val}")
         w.dedent()
         return w.lines
 
-    lines = body(False)
+    lines = []
+    for dt in helper_dtypes:
+        lines += [
+            '@numba.njit(cache=True, nogil=True, error_model="numpy", '
+            'fastmath={"reassoc", "contract"})',
+            f"def _block_sum_{dt}(buf, n):",
+            f"    s = np.{dt}(0.0)",
+            "    for i in range(n):",
+            "        s += buf[i]",
+            "    return s", "", ""]
+    lines += body(False)
     if parallel_ok:
         lines += ["", ""] + body(True)
     fn_text = "\n".join(lines) + "\n"
