@@ -110,6 +110,9 @@ CORPUS = {
                                 fnp.broadcast_to(x, (3, 4)) @ fnp.ones((4, 2), F32)),
                      [_x((4,))]),
     "jit_inlined": (lambda x: _nested_call(x) * 2.0, [_x((3,))]),
+    # Clusters that grow after others read them (a regression test for a fusion cycle).
+    "jvp_of_grad": (lambda x: fg.jvp(fg.grad(lambda y: (y ** 3).sum() + fnp.sin(y).prod()),
+                                     (x,), (fnp.ones_like(x),))[1], [_x((3,), F64)]),
     "closure_const": (lambda x: x * np.arange(4, dtype=F32) + 1.0, [_x((2, 4))]),
 }
 
@@ -312,3 +315,28 @@ def test_golden_broadcast_add_reads_the_row_vector_in_place():
                     v0 = <expr>
                     o0[i0, i1] = v0
         """)
+
+
+def test_log_compiles_reports_fingerprint_plan_and_time(caplog, monkeypatch, capsys):
+    import logging
+    monkeypatch.setattr(fg.config.values, "log_compiles", True)
+    with caplog.at_level(logging.INFO, logger="funcgrad.jit"):
+        exe, _ = run(lambda x, y: (x @ y) * 2.0 - 1.0, [_x((2, 3)), _x((3, 2))], "numba-cpu")
+    (msg,) = [r.getMessage() for r in caplog.records if r.name == "funcgrad.jit"]
+    assert exe.fingerprint[:12] in msg and "1 kernel(s), 1 library step(s) (dot_general)" in msg
+    assert " ms " in msg and "numba-cpu" in msg
+
+
+def test_simplification_passes():
+    from funcgrad.lowering import passes
+
+    def f(x):
+        a = fnp.sin(x) + fnp.sin(x)          # CSE
+        unused = fnp.exp(x) * 3.0            # DCE  # noqa: F841
+        c = fg.stop_gradient(a) * (2.0 * 3.0)  # identity forwarding
+        return fg.checkpoint(lambda y: y + 1.0)(c)  # inlining
+
+    jaxpr, _ = open_jaxpr(f, _x((3,)))
+    names = [e.prim.name for e in passes.simplify(jaxpr).eqns]
+    assert names.count("sin") == 1 and "exp" not in names and "remat" not in names
+    assert "stop_gradient" not in names

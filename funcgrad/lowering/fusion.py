@@ -10,8 +10,9 @@ cluster (by another cluster, a library step or as an output) is materialised; no
 recomputed.
 
 A cluster may take an equation only if the equation does not depend on the cluster through a
-step outside it (which would make a cycle); ``_deps`` tracks, per value, the clusters it depends
-on through such paths. Steps are finally ordered topologically.
+step outside it (which would make a cycle): values record the clusters they depend on, clusters
+the clusters they read, and the check follows those links transitively at the time of the join
+(clusters grow). Steps are finally ordered topologically.
 """
 from __future__ import annotations
 
@@ -177,7 +178,8 @@ class _Cluster:
 def plan(jaxpr: core.Jaxpr, can_fuse: Callable = lambda eqn: True) -> Plan:
     """Groups the equations of a simplified, first-order ``jaxpr`` into a ``Plan``."""
     views: dict = {}          # var -> (source atom, axes) for absorbed broadcasts
-    deps: dict = {}           # var -> frozenset of cluster ids it depends on via outside paths
+    deps: dict = {}           # non-member var -> cluster ids it directly depends on
+    cluster_deps: list = []   # cluster id -> ids of clusters its members read (outside paths)
     owner: dict = {}          # member var -> cluster
     clusters: list[_Cluster] = []
     libs: list[LibraryStep] = []
@@ -189,9 +191,8 @@ def plan(jaxpr: core.Jaxpr, can_fuse: Callable = lambda eqn: True) -> Plan:
             return frozenset()
         if a in views:
             return deps_of(views[a][0])
-        d = deps.get(a, frozenset())
         c = owner.get(a)
-        return d | {c.id} if c is not None else d
+        return frozenset({c.id}) if c is not None else deps.get(a, frozenset())
 
     def source(a):
         """The atom a kernel reads for ``a`` and its access map (None: read as is)."""
@@ -199,16 +200,28 @@ def plan(jaxpr: core.Jaxpr, can_fuse: Callable = lambda eqn: True) -> Plan:
             return views[a]
         return a, None
 
+    def reaches(ids, target) -> bool:
+        # Clusters grow after a value's deps were recorded, so follow the clusters' current
+        # dependencies transitively.
+        seen, todo = set(), list(ids)
+        while todo:
+            c = todo.pop()
+            if c == target:
+                return True
+            if c not in seen:
+                seen.add(c)
+                todo.extend(cluster_deps[c])
+        return False
+
     def can_join(c, eqn):
         if c.closed or c.space != _space(eqn):
             return False
+        ids = set()
         for a in eqn.invars:
             if type(a) is core.Var and a in c.members:
                 continue
-            src, _ = source(a)
-            if c.id in deps_of(src):
-                return False
-        return True
+            ids |= deps_of(source(a)[0])
+        return not reaches(ids, c.id)
 
     for pos, eqn in enumerate(jaxpr.eqns):
         kind = classify(eqn, can_fuse)
@@ -240,21 +253,20 @@ def plan(jaxpr: core.Jaxpr, can_fuse: Callable = lambda eqn: True) -> Plan:
             if target is None:
                 target = _Cluster(len(clusters), _space(eqn), pos)
                 clusters.append(target)
+                cluster_deps.append(set())
                 open_by_space[target.space] = target
             d = frozenset().union(*[deps_of(source(a)[0]) for a in eqn.invars
                                     if not (type(a) is core.Var and a in target.members)])
             target.eqns.append(eqn)
+            cluster_deps[target.id] |= d
             if kind is Kind.REDUCE:
                 target.axes = eqn.params["axes"]
                 target.reductions.append(Reduction(eqn, eqn.outvars[0]))
-                deps[eqn.outvars[0]] = d | {target.id} | deps.get(x, frozenset())
+                deps[eqn.outvars[0]] = frozenset({target.id})
             else:
                 for v in eqn.outvars:
                     target.members.add(v)
                     owner[v] = target
-                    deps[v] = d | frozenset().union(
-                        *[deps.get(a, frozenset()) for a in eqn.invars
-                          if type(a) is core.Var and a in target.members])
             continue
         libs.append(LibraryStep(eqn, kind, pos))
         d = frozenset().union(*[deps_of(a) for a in eqn.invars])
