@@ -194,6 +194,9 @@ def broadcast_to_shape(x, shape):
     aval = aval_of(x)
     if aval.shape == tuple(shape):
         return x
+    if type(x) is Array and core.current_trace() is core._EVAL_TRACE:
+        # Eager: a read-only NumPy view is the broadcast (what broadcast_in_dim would compute).
+        return Array(np.broadcast_to(x._value, tuple(shape)), weak_type=aval.weak_type)
     nd = len(shape)
     return st.broadcast_in_dim(x, shape, tuple(range(nd - aval.ndim, nd)))
 
