@@ -26,6 +26,7 @@ from funcgrad.primitives import elementwise as E
 from funcgrad.transforms.jvp import add_any_p
 
 numba = pytest.importorskip("numba")
+from funcgrad.lowering import vmath  # noqa: E402  (imports numba)
 
 KERNEL_DTYPES = [d for d in dtypes.ALL if d != dtypes.float16]
 
@@ -380,7 +381,7 @@ _FLOAT_TOKEN = re.compile(r"(?<![\w.])(\d+\.\d*|\.\d+|\d+[eE][-+]?\d+)")
 _TYPED = re.compile(r"np\.(float32|float64|complex64|complex128)\((-?[\w.+-]+)\)")
 
 # float32 templates that evaluate in float64 on purpose, because the impl does.
-_F64_ON_PURPOSE = {"erf", "erfinv", "convert_element_type"}
+_F64_ON_PURPOSE = {"erfinv", "convert_element_type"}
 
 
 def test_float32_templates_have_no_untyped_float_literals():
@@ -413,6 +414,96 @@ def test_float32_kernel_has_no_float64_values():
     x = np.linspace(-3, 3, 7, dtype=np.float32)
     disp(x, x[::-1].copy(), x, np.zeros((len(cases), 7), np.float32))
     typemap = next(iter(disp.overloads.values())).type_annotation.typemap
-    # Python float constants are typed float64 before the np.float32(...) around them folds.
-    f64 = [k for k, t in typemap.items() if t == numba.float64 and not k.startswith("$const")]
+    # Python float constants are typed float64 before the np.float32(...) around them folds;
+    # sin and cos reduce their argument in float64 on purpose (exact for every float32).
+    f64 = [k for k, t in typemap.items() if t == numba.float64 and "const" not in k
+           and "_trig_reduce_float32" not in k]
     assert not f64, f64
+
+
+# ------------------------------------------------------------------------------------------
+# vmath: accuracy of the float32 approximations over dense sweeps of their domains
+
+
+def _erf64(x):
+    return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+
+
+# name -> (float64 reference, sweep interval, max ulps measured against the float64 reference
+# rounded to float32, over these sweeps and an offline sweep of every float32)
+VMATH_F32 = {
+    "exp": (np.exp, (-110.0, 90.0), 1),
+    "exp2": (np.exp2, (-160.0, 130.0), 1),
+    "expm1": (np.expm1, (-20.0, 90.0), 1),
+    "log": (np.log, (0.0, 3.4e38), 1),
+    "log1p": (np.log1p, (-1.0, 3.4e38), 1),
+    "tanh": (np.tanh, (-12.0, 12.0), 2),
+    "logistic": (lambda x: 1.0 / (1.0 + np.exp(-x)), (-110.0, 110.0), 2),
+    "erf": (_erf64, (-5.0, 5.0), 2),
+    "sin": (np.sin, (-3.4e38, 3.4e38), 2),
+    "cos": (np.cos, (-3.4e38, 3.4e38), 2),
+}
+
+_SPECIALS32 = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1.1754942e-38,
+                        -1.1754942e-38, 3.4028235e38, -3.4028235e38, 1.0, -1.0], np.float32)
+
+
+def _float32_sweep(lo, hi, n) -> np.ndarray:
+    """About n float32 values evenly spaced in bit pattern (hence dense near 0) in [lo, hi]."""
+    parts = []
+    for a, b, sign in ((max(lo, 0.0), hi, 1), (max(-hi, 0.0), -lo, -1)):
+        if b <= a:
+            continue
+        ia, ib = np.array([a, b], np.float32).view(np.int32).astype(np.int64)
+        step = max(1, (ib - ia) // (n // 2))
+        v = np.arange(ia, ib + 1, step).astype(np.int32).view(np.float32)
+        parts.append(sign * v)
+    return np.concatenate(parts + [_SPECIALS32[(_SPECIALS32 >= lo) & (_SPECIALS32 <= hi)
+                                               | np.isnan(_SPECIALS32)]])
+
+
+def _ulps32(got, want):
+    return ulp_diff(got.astype(np.float32), want.astype(np.float32))
+
+
+_SWEEP_LOOPS: dict = {}
+
+
+def _sweep_loop(name):
+    if name not in _SWEEP_LOOPS:
+        ns: dict = {}
+        exec(scalar.IMPORTS, ns)  # noqa: S102
+        exec(f"def k(x, out):\n    for i in range(x.shape[0]):\n"  # noqa: S102
+             f"        out[i] = vmath.{name}_float32(x[i])\n", ns)
+        # The flags of generated kernels (fastmath contract lets LLVM fuse multiply-adds).
+        _SWEEP_LOOPS[name] = numba.njit(error_model="numpy", fastmath={"contract"})(ns["k"])
+    return _SWEEP_LOOPS[name]
+
+
+@pytest.mark.parametrize("name", sorted(VMATH_F32))
+def test_vmath_float32_accuracy(name):
+    ref, (lo, hi), bound = VMATH_F32[name]
+    x = _float32_sweep(lo, hi, 400_000)
+    out = np.empty_like(x)
+    _sweep_loop(name)(x, out)
+    with np.errstate(all="ignore"):
+        want = ref(x.astype(np.float64))
+    u = _ulps32(out, want)
+    worst = int(np.argmax(u))
+    assert u[worst] <= bound, (name, x[worst], out[worst], want[worst], u[worst])
+    # The numba-py backend runs the same function as Python on NumPy scalars.
+    idx = np.linspace(0, len(x) - 1, 300).astype(int)
+    with np.errstate(all="ignore"):
+        py = np.array([getattr(vmath, f"{name}_float32").py_func(v) for v in x[idx]],
+                      np.float32)
+    assert _ulps32(py, want[idx]).max() <= bound
+
+
+def test_vmath_float32_functions_keep_float32():
+    for name in sorted(VMATH_F32):
+        _sweep_loop(name)(np.ones(2, np.float32), np.empty(2, np.float32))
+        disp = _sweep_loop(name)
+        typemap = next(iter(disp.overloads.values())).type_annotation.typemap
+        f64 = [k for k, t in typemap.items() if t == numba.float64 and "const" not in k
+               and "_trig_reduce_float32" not in k]
+        assert not f64, (name, f64)

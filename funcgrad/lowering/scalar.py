@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 # Part of every kernel's disk-cache key: bump when any template changes.
-VERSION = "1"
+VERSION = "2"
 
 # What every generated kernel module imports for these templates.
 IMPORTS = "import math\nimport numpy as np\nfrom funcgrad.lowering import vmath"
@@ -314,9 +314,18 @@ def _copysign(p, a, ins, out):
 # Transcendental functions (libm through NumPy's scalar functions; vmath where it vectorises)
 
 
-def _np_unary(fn):
+# float32 functions with a vectorisable approximation in vmath (libm calls do not vectorise;
+# accuracy is tested in test_lowering_scalar.py).
+VMATH_FLOAT32 = {"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "erf", "sin",
+                 "cos"}
+
+
+def _np_unary(name, fn):
     def rule(p, a, ins, out):
-        return _cast(_dt(out), f"np.{fn}({a[0]})")
+        dt = _dt(out)
+        if dt == np.float32 and name in VMATH_FLOAT32:
+            return f"vmath.{name}_float32({a[0]})"
+        return _cast(dt, f"np.{fn}({a[0]})")
     return rule
 
 
@@ -326,7 +335,7 @@ for _name, _fn in [("exp", "exp"), ("exp2", "exp2"), ("log", "log"), ("log1p", "
                    ("sinh", "sinh"), ("cosh", "cosh"), ("asinh", "arcsinh"),
                    ("acosh", "arccosh"), ("atanh", "arctanh"), ("sqrt", "sqrt"),
                    ("cbrt", "cbrt")]:
-    _rule(_name)(_np_unary(_fn))
+    _rule(_name)(_np_unary(_name, _fn))
 
 
 @_rule("rsqrt")
@@ -343,8 +352,10 @@ def _logistic(p, a, ins, out):
 
 @_rule("erf")
 def _erf(p, a, ins, out):
-    # The impl evaluates math.erf in float64 and rounds once to the operand's dtype.
-    return _cast(_dt(out), f"math.erf(np.float64({a[0]}))")
+    dt = _dt(out)
+    if dt == np.float32:
+        return f"vmath.erf_float32({a[0]})"
+    return _cast(dt, f"math.erf({a[0]})")
 
 
 @_rule("erfinv")
