@@ -533,3 +533,38 @@ def test_vmath_pow_float32_accuracy():
     worst = int(np.argmax(u))
     # measured: 1 ulp
     assert u[worst] <= 1, (x[worst], y[worst], out[worst], want[worst])
+
+
+# ------------------------------------------------------------------------------------------
+# The numba-py backend runs the same templates as Python on NumPy scalars.
+
+
+class _PyVmath:
+    def __getattr__(self, name):
+        f = getattr(vmath, name)
+        return getattr(f, "py_func", f)
+
+
+@pytest.mark.parametrize("dt", KERNEL_DTYPES, ids=str)
+def test_templates_as_python_match_impl(dt):
+    e = _edge_values(dt)
+    ins = _inputs(dt, e, np.roll(e, 1), np.roll(e, 2))
+    failures = []
+    for case in _cases(dt):
+        expr = scalar.emit(case.prim, case.params, [f"{r}_" for r in case.roles], case.in_avals,
+                           case.out_aval)
+        ns: dict = {}
+        exec(scalar.IMPORTS, ns)  # noqa: S102
+        ns["vmath"] = _PyVmath()
+        fn = eval(f"lambda {', '.join(r + '_' for r in case.roles)}: {expr}", ns)  # noqa: S307
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = np.array([fn(*[ins[r][i] for r in case.roles]) for i in range(len(e))])
+        want = _reference(case, ins)
+        got = got.astype(want.dtype)
+        bad = _mismatch(case, got, want)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            failures.append(f"{case.label}{tuple(ins[r][i] for r in case.roles)}: "
+                            f"got {got[i]!r}, impl {want[i]!r}")
+    assert not failures, "\n".join(failures)

@@ -237,7 +237,8 @@ def _sign(p, a, ins, out):
     if dt.kind == "u":
         return _cast(dt, f"{a[0]} != {_lit(0, dt)}")
     if dt.kind == "i":
-        return _cast(dt, f"({a[0]} > {_lit(0, dt)}) - ({a[0]} < {_lit(0, dt)})")
+        pos, neg = _cast(dt, f"{a[0]} > {_lit(0, dt)}"), _cast(dt, f"{a[0]} < {_lit(0, dt)}")
+        return _cast(dt, f"{pos} - {neg}")
     return _float_sign(a[0], dt)
 
 
