@@ -44,7 +44,7 @@ _FLAGS = {
                         "jit's backend: numba-cpu, interpret (NumPy reference) or numba-py"),
     "fastmath": (False, _parse_bool, "compile kernels with full fastmath (only FMA contraction "
                  "is on by default)"),
-    "parallel_threshold": (2**16, int, "elements from which a fused kernel runs its outer loop "
+    "parallel_threshold": (2**18, int, "elements from which a fused kernel runs its outer loop "
                            "in parallel (prange)"),
 }
 

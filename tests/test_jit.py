@@ -338,3 +338,20 @@ def test_compile_cache_is_shared_between_equal_programs():
     f2(np.ones(3))
     assert f1.trace_count == 1 and f2.trace_count == 1
     assert lowering.stats.compiles - before == 1
+
+
+def test_a_new_batch_size_compiles_no_new_kernel():
+    # The mean's gradient scales by 1/batch: that constant is a kernel argument, not part of
+    # the kernel's source, so the second batch size reuses every kernel.
+    def loss(w, x):
+        return fnp.mean(fnp.tanh(x @ w) ** 2)
+
+    g = fg.jit(fg.grad(loss))
+    w = RNG.standard_normal((4, 3)).astype(np.float32)
+    g(w, RNG.standard_normal((32, 4)).astype(np.float32))
+    before = lowering.stats.kernels_compiled + lowering.stats.kernel_disk_hits
+    x16 = RNG.standard_normal((16, 4)).astype(np.float32)
+    got = g(w, x16)
+    assert lowering.stats.kernels_compiled + lowering.stats.kernel_disk_hits == before
+    assert g.trace_count == 2
+    _close(got, fg.grad(loss)(w, x16), 1e-5, 1e-6)

@@ -89,7 +89,7 @@ _memory_cache: dict = {}
 def codegen_options() -> tuple:
     """The flag values that change generated code (part of every cache key)."""
     v = config.values
-    return (bool(getattr(v, "fastmath", False)), int(getattr(v, "parallel_threshold", 2 ** 16)))
+    return (bool(v.fastmath), int(config.values.parallel_threshold))
 
 
 def compile(jaxpr: core.Jaxpr, backend: str = "numba-cpu") -> Executable:  # noqa: A001

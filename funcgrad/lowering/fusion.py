@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from funcgrad import core
+from funcgrad import core, pretty
 from funcgrad.primitives import elementwise as _ew
 
 
@@ -330,7 +330,16 @@ def _finish(jaxpr, clusters, libs, views, view_eqn, owner) -> Plan:
                     continue
                 src, axes = (views[a] if type(a) is core.Var and a in views else (a, None))
                 if type(src) is core.Literal:
-                    reads[a] = src
+                    if not _lift_literal(src):
+                        reads[a] = src
+                        continue
+                    # A kernel argument, not a constant in its source: constants derived
+                    # from shapes (1/batch in a mean's gradient) must not make a new kernel.
+                    key = ("literal", pretty.pp_literal(src))
+                    if key not in index:
+                        index[key] = len(inputs)
+                        inputs.append(KernelInput(src, ()))
+                    reads[a] = index[key]
                     continue
                 if axes is None:
                     axes = _identity_axes(src.aval, c.space)
@@ -353,6 +362,16 @@ def _finish(jaxpr, clusters, libs, views, view_eqn, owner) -> Plan:
         if type(a) is core.Var:
             last_use[a] = len(steps)
     return Plan(list(jaxpr.invars), list(jaxpr.outvars), steps, last_use)
+
+
+def _lift_literal(lit: core.Literal) -> bool:
+    """Whether a literal becomes a kernel argument: every number except 0 and 1, which stay in
+    the source, where the compiler simplifies with them (a shape-derived 1, from a size-1 axis,
+    then makes its own kernel, which is rare and cheap)."""
+    if lit.aval.dtype.kind == "b":
+        return False
+    v = np.asarray(lit.val).item()
+    return not (v == 0 or v == 1) or (isinstance(v, float) and np.isnan(v))
 
 
 def _identity_axes(aval, space):

@@ -280,7 +280,7 @@ def _numba_signature(code: KernelCode):
 def build(jaxpr: core.Jaxpr, py_kernels: bool = False):
     """Returns ``(run, source, plan)`` for a simplified, first-order ``jaxpr``."""
     plan = fusion.plan(jaxpr, codegen.can_fuse)
-    threshold = int(getattr(config.values, "parallel_threshold", 2 ** 16))
+    threshold = int(config.values.parallel_threshold)
     g: dict = {"np": np, "_own": _own}
     w = codegen.SourceWriter()
     names: dict = {}
@@ -313,7 +313,7 @@ def build(jaxpr: core.Jaxpr, py_kernels: bool = False):
             g[kname] = load_kernel(code, parallel, py_kernels)
             call = [str(b) for b in code.bounds]
             for inp, shape in zip(step.inputs, code.in_shapes):
-                v = names[inp.var]
+                v = atom(inp.var)
                 if producer_kind.get(inp.var) in (fusion.Kind.LAYOUT, fusion.Kind.BROADCAST):
                     v = f"np.ascontiguousarray({v})"
                 if not shape:
@@ -363,7 +363,8 @@ def build(jaxpr: core.Jaxpr, py_kernels: bool = False):
     w(f"return [{', '.join(rets)}]")
     driver = w.text()
     exec(compile(driver, "<funcgrad driver>", "exec"), g)  # noqa: S102
-    source = "\n".join(["# ---- driver", driver] +
+    const_lines = [f"# {name} = {key}" for key, name in consts.items()]
+    source = "\n".join(["# ---- driver", *const_lines, driver] +
                        [f"# ---- kernel {i}\n{s}" for i, s in enumerate(kernel_sources)])
     run = g["run"]
     if py_kernels:  # NumPy scalars warn on overflow where compiled kernels wrap silently

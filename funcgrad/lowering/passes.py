@@ -20,7 +20,8 @@ def simplify(jaxpr: core.Jaxpr) -> core.Jaxpr:
     jaxpr = inline_calls(jaxpr)
     jaxpr = forward_and_fold(jaxpr)
     jaxpr = cse(jaxpr)
-    return dce(jaxpr)
+    jaxpr = dce(jaxpr)
+    return transposed_products(jaxpr)
 
 
 def _subst(env, a):
@@ -149,6 +150,43 @@ def cse(jaxpr: core.Jaxpr) -> core.Jaxpr:
         eqns.append(eqn)
     outvars = [_subst(env, a) for a in jaxpr.outvars]
     return core.Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, outvars, jaxpr.debug_info)
+
+
+def transposed_products(jaxpr: core.Jaxpr) -> core.Jaxpr:
+    """``transpose(dot_general(a, b))`` of a matrix product (one free dimension per operand, no
+    batch dimensions), when the product has no other use, becomes ``dot_general(b, a)``: the
+    product is computed in the layout its readers want (a weight gradient ``x.T @ delta``
+    otherwise reaches the optimizer's update kernel as a strided, transposed read)."""
+    uses: dict = {}
+    for eqn in jaxpr.eqns:
+        for a in eqn.invars:
+            if type(a) is core.Var:
+                uses[a] = uses.get(a, 0) + 1
+    for a in jaxpr.outvars:
+        if type(a) is core.Var:
+            uses[a] = uses.get(a, 0) + 1
+    producer = {e.outvars[0]: e for e in jaxpr.eqns if e.prim.name == "dot_general"}
+    swapped, drop, changed = {}, set(), False
+    for eqn in jaxpr.eqns:
+        if eqn.prim.name != "transpose" or tuple(eqn.params.get("permutation", ())) != (1, 0):
+            continue
+        src = eqn.invars[0]
+        dot = producer.get(src) if type(src) is core.Var else None
+        if dot is None or uses.get(src) != 1:
+            continue
+        (lc, rc), (lb, rb) = dot.params["dimension_numbers"]
+        lhs, rhs = dot.invars
+        if lb or rb or lhs.aval.ndim - len(lc) != 1 or rhs.aval.ndim - len(rc) != 1:
+            continue
+        params = dict(dot.params, dimension_numbers=((tuple(rc), tuple(lc)), ((), ())))
+        swapped[eqn] = dot.replace(invars=(rhs, lhs), outvars=eqn.outvars, params=params)
+        drop.add(dot)
+        changed = True
+    if not changed:
+        return jaxpr
+    # The new product takes the transpose's place (its operands are defined before both).
+    eqns = [swapped.get(e, e) for e in jaxpr.eqns if e not in drop]
+    return core.Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, jaxpr.outvars, jaxpr.debug_info)
 
 
 def dce(jaxpr: core.Jaxpr) -> core.Jaxpr:
