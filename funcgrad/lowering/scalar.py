@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 # Part of every kernel's disk-cache key: bump when any template changes.
-VERSION = "3"
+VERSION = "4"
 
 # What every generated kernel module imports for these templates.
 IMPORTS = "import math\nimport numpy as np\nfrom funcgrad.lowering import vmath"
@@ -319,13 +319,19 @@ def _copysign(p, a, ins, out):
 # accuracy is tested in test_lowering_scalar.py).
 VMATH_FLOAT32 = {"exp", "exp2", "expm1", "log", "log1p", "tanh", "logistic", "erf", "sin",
                  "cos"}
+VMATH_FLOAT64 = {"exp", "expm1", "log", "log1p", "tanh", "logistic"}
+
+
+def _has_vmath(name, dt) -> bool:
+    return (dt == np.float32 and name in VMATH_FLOAT32) or (dt == np.float64
+                                                            and name in VMATH_FLOAT64)
 
 
 def _np_unary(name, fn):
     def rule(p, a, ins, out):
         dt = _dt(out)
-        if dt == np.float32 and name in VMATH_FLOAT32:
-            return f"vmath.{name}_float32({a[0]})"
+        if _has_vmath(name, dt):
+            return f"vmath.{name}_{dt.name}({a[0]})"
         return _cast(dt, f"np.{fn}({a[0]})")
     return rule
 

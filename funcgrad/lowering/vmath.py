@@ -200,20 +200,6 @@ for _T in (np.uint8, np.uint16, np.uint32, np.uint64):
 # Float helpers that follow the impls exactly (libm-based)
 
 
-def _define_logistic(T):
-    one = T(1)
-
-    @_jit
-    def logistic(x):
-        e = np.exp(-np.abs(x))
-        if x >= 0:
-            return T(one / (one + e))
-        return T(e / (one + e))
-
-    return logistic
-
-
-logistic_float64 = _define_logistic(np.float64)
 
 _ERFINV_SMALL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
                  0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941)
@@ -635,3 +621,131 @@ def pow_float32(x, y):
     if y == _F(0) or x == _F(1) or (x == _F(-1) and np.abs(y) == _INF32):
         res = _F(1)
     return res
+
+
+# ------------------------------------------------------------------------------------------
+# float64 versions: the same reductions with Taylor polynomials of high enough degree
+# (truncation below 1e-17 relative on the reduced intervals).
+
+_LN2_HI_64 = 0.6931471803691238  # 32 significant bits: n * _LN2_HI_64 is exact
+_LN2_LO_64 = 1.9082149292705877e-10
+_ROUND64_BITS = np.int64(0x4338000000000000)  # bits of _ROUND64
+_SQRT_HALF_BITS_64 = np.int64(0x3FE6A09E667F3BCD)
+_INF64, _NEG_INF64, _NAN64 = np.inf, -np.inf, np.nan
+_INV_FACT = tuple(1.0 / math.factorial(k) for k in range(15))
+
+
+@_jit
+def _pow2_float64(n):
+    return float64_from_bits((n + 1023) << 52)
+
+
+@_jit
+def _exp_reduce_float64(x):
+    t = x * 1.4426950408889634 + _ROUND64
+    n = t - _ROUND64
+    r = (x - n * _LN2_HI_64) - n * _LN2_LO_64
+    return bits_float64(t) - _ROUND64_BITS, r
+
+
+@_jit
+def _expm1_poly_float64(r):
+    # expm1(r) - r - r^2/2 for |r| <= ln2 / 2: Taylor terms up to r^14
+    c = _INV_FACT
+    q = c[10] + r * (c[11] + r * (c[12] + r * (c[13] + r * c[14])))
+    q = c[5] + r * (c[6] + r * (c[7] + r * (c[8] + r * (c[9] + r * q))))
+    return r * r * r * (c[3] + r * (c[4] + r * q))
+
+
+@_jit
+def exp_float64(x):
+    x = 710.0 if x > 710.0 else x
+    x = -746.0 if x < -746.0 else x
+    n, r = _exp_reduce_float64(x)
+    p = 1.0 + (r + (0.5 * r * r + _expm1_poly_float64(r)))
+    n1 = n >> 1
+    return p * _pow2_float64(n1) * _pow2_float64(n - n1)
+
+
+@_jit
+def expm1_float64(x):
+    x = 710.0 if x > 710.0 else x
+    x = -40.0 if x < -40.0 else x  # expm1(-40) rounds to -1
+    n, r = _exp_reduce_float64(x)
+    e = r + (0.5 * r * r + _expm1_poly_float64(r))
+    nc = n if n < 53 else 53
+    s = _pow2_float64(nc)
+    small = s * e + (s - 1.0)
+    n1 = n >> 1
+    big = ((e + 1.0) * _pow2_float64(n1)) * _pow2_float64(n - n1) - 1.0
+    y = small if n < 53 else big
+    return x if x == 0.0 else y
+
+
+@_jit
+def _log_parts_float64(x):
+    sub = x < 2.2250738585072014e-308
+    xs = x * 18014398509481984.0 if sub else x  # 2**54
+    ix = bits_float64(xs) - _SQRT_HALF_BITS_64
+    e = (ix >> 52) - (54 if sub else 0)
+    m = float64_from_bits((ix & 0xFFFFFFFFFFFFF) + _SQRT_HALF_BITS_64)
+    return np.float64(e), m - 1.0
+
+
+@_jit
+def _log1p_small_float64(f):
+    # log(1 + f) for sqrt(1/2) - 1 <= f <= sqrt(2) - 1, as f - (f^2/2 - s (f^2/2 + R)) with
+    # s = f / (2 + f) and R = 2 atanh(s) / s - 2, an even series in s (terms to s^22).
+    s = f / (2.0 + f)
+    z = s * s
+    p = 2.0 / 23.0
+    p = 2.0 / 21.0 + z * p
+    p = 2.0 / 19.0 + z * p
+    p = 2.0 / 17.0 + z * p
+    p = 2.0 / 15.0 + z * p
+    p = 2.0 / 13.0 + z * p
+    p = 2.0 / 11.0 + z * p
+    p = 2.0 / 9.0 + z * p
+    p = 2.0 / 7.0 + z * p
+    p = 2.0 / 5.0 + z * p
+    p = 2.0 / 3.0 + z * p
+    hfsq = 0.5 * f * f
+    return f - (hfsq - s * (hfsq + z * p))
+
+
+@_jit
+def _log_specials_float64(x, y):
+    if not x > 0.0:
+        y = _NEG_INF64 if x == 0.0 else _NAN64
+    return _INF64 if x == _INF64 else y
+
+
+@_jit
+def log_float64(x):
+    e, f = _log_parts_float64(x)
+    y = e * _LN2_HI_64 + (_log1p_small_float64(f) + e * _LN2_LO_64)
+    return _log_specials_float64(x, y)
+
+
+@_jit
+def log1p_float64(x):
+    u = 1.0 + x
+    e, f = _log_parts_float64(u)
+    c = (x - (u - 1.0)) / u
+    y = e * _LN2_HI_64 + (_log1p_small_float64(f) + (e * _LN2_LO_64 + c))
+    y = x if u == 1.0 else y
+    return _log_specials_float64(u, y)
+
+
+@_jit
+def tanh_float64(x):
+    a = np.abs(x)
+    a = 20.0 if a > 20.0 else a  # tanh(20) rounds to 1
+    e = expm1_float64(a + a)
+    return np.copysign(e / (e + 2.0), x)
+
+
+@_jit
+def logistic_float64(x):
+    e = exp_float64(-np.abs(x))
+    return 1.0 / (1.0 + e) if x >= 0.0 else e / (1.0 + e)
