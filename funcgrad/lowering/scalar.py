@@ -115,10 +115,6 @@ def _lit(v, dt) -> str:
     return literal(v, dt)
 
 
-def _kind(dt) -> str:
-    return np.dtype(dt).kind
-
-
 # Complex operands have a template only for arithmetic (not integer_pow), comparisons,
 # selection, conversion, abs and sqrt. Numba's complex transcendental functions differ from
 # NumPy's beyond rounding (tanh overflows for large arguments; exp, sinh, cosh, acosh, sign, pow

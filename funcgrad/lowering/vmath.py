@@ -2,11 +2,20 @@
 primitives' semantics, NaN-aware max/min, complex orderings, and vectorisable approximations
 of transcendental functions.
 
-Every function is a small ``numba.njit`` function that LLVM inlines into the kernel's loop, so
-a loop calling them still vectorises. Each is also plain Python over NumPy scalars (the
-``numba-py`` backend calls ``py_func``). Functions that depend on a dtype are defined once per
-dtype and named with its suffix (``div_int32``, ``exp_float32``), so that every constant inside
-them has that dtype: a Python float literal would promote float32 arithmetic to float64.
+Every function is a ``numba.njit(inline="always")`` function: Numba inlines it into the
+kernel's loop body, which then vectorises. (Left to LLVM, the larger ones such as erf were not
+inlined, and a loop calling erf took 6.9 ms instead of 0.63 ms for 1e6 float32 values.) A
+kernel's disk cache holds the inlined code, so the cache key of generated modules must include
+this file's content. Each function is also plain Python over NumPy scalars (the ``numba-py``
+backend calls ``py_func``).
+
+Functions that depend on a dtype are defined once per dtype and named with its suffix
+(``div_int32``, ``exp_float32``), so that every constant inside them has that dtype: a Python
+float literal would promote float32 arithmetic to float64.
+
+Accuracy (max ulps against the float64 or 120-bit reference; see test_lowering_scalar.py):
+float32 exp, exp2, expm1, log, log1p 1; tanh, logistic, erf, sin, cos 2; pow 1; float64 exp,
+expm1, log, log1p, logistic 1, tanh 2.
 """
 from __future__ import annotations
 
@@ -113,7 +122,7 @@ div_complex128 = _define_complex_div(np.complex128, np.float64)
 # Integer helpers, one set per integer dtype
 
 
-def _define_signed(T, bits):
+def _define_signed(T):
     zero, one, minus_one = T(0), T(1), T(-1)
 
     @_jit
@@ -158,7 +167,7 @@ def _define_signed(T, bits):
     return div, rem, pow
 
 
-def _define_unsigned(T, bits):
+def _define_unsigned(T):
     zero, one = T(0), T(1)
 
     @_jit
@@ -189,11 +198,11 @@ def _define_unsigned(T, bits):
 for _T in (np.int8, np.int16, np.int32, np.int64):
     _n = np.dtype(_T).name
     globals()[f"div_{_n}"], globals()[f"rem_{_n}"], globals()[f"pow_{_n}"] = \
-        _define_signed(_T, np.dtype(_T).itemsize * 8)
+        _define_signed(_T)
 for _T in (np.uint8, np.uint16, np.uint32, np.uint64):
     _n = np.dtype(_T).name
     globals()[f"div_{_n}"], globals()[f"rem_{_n}"], globals()[f"pow_{_n}"] = \
-        _define_unsigned(_T, np.dtype(_T).itemsize * 8)
+        _define_unsigned(_T)
 
 
 # ------------------------------------------------------------------------------------------
