@@ -226,7 +226,8 @@ def _mismatch(case: Case, got: np.ndarray, want: np.ndarray) -> np.ndarray:
     bad = np.zeros(got.shape, bool)
     for g, w in ((got.real, want.real), (got.imag, want.imag)):
         scale = np.maximum(np.abs(want), np.finfo(dt).tiny)
-        close = np.isfinite(g) & np.isfinite(w) & (np.abs(g - w) <= COMPLEX_RTOL[dt] * scale)
+        with np.errstate(invalid="ignore", over="ignore"):
+            close = np.isfinite(g) & np.isfinite(w) & (np.abs(g - w) <= COMPLEX_RTOL[dt] * scale)
         bad |= ~(close | (g == w) | (np.isnan(g) & np.isnan(w)))
     return bad
 
