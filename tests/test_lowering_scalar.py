@@ -611,3 +611,17 @@ def test_vmath_float64_accuracy(name):
     with np.errstate(all="ignore"):
         py = np.array([getattr(vmath, f"{name}_float64").py_func(v) for v in x[idx]])
     assert ulp_diff(py, want[idx]).max() <= bound
+
+
+def test_every_elementwise_primitive_has_a_template():
+    prims = [*E.UNARY, *E.BINARY, E.select_n_p, E.clamp_p, E.convert_element_type_p, E.copy_p,
+             E.stop_gradient_p, add_any_p]
+    missing = [p.name for p in prims if not scalar.has_rule(p)]
+    assert not missing, missing
+    # float16 has no Numba arithmetic on the CPU; a few complex functions stay library steps.
+    f16, c64 = ShapedArray((), dtypes.float16), ShapedArray((), dtypes.complex64)
+    assert not scalar.supports(E.add_p, [f16, f16], f16)
+    assert not scalar.supports(E.tanh_p, [c64], c64)
+    assert scalar.supports(E.mul_p, [c64, c64], c64)
+    with pytest.raises(NotImplementedError):
+        scalar.emit(E.add_p, {}, ["a", "b"], [f16, f16], f16)
