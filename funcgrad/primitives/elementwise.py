@@ -312,10 +312,15 @@ def _convert_impl(x, *, new_dtype, weak_type):
     if x.dtype.kind in "fc" and np.dtype(new_dtype).kind in "iu":
         # NaN and out-of-range floats have no integer value: clamp them (NaN -> 0) rather than
         # leave NumPy's platform-dependent garbage.
+        # The bounds are compared in float64 and written as integers: info.max itself may not
+        # be representable in x's dtype (float32 rounds 2**31 - 1 up to 2**31).
         info = np.iinfo(new_dtype)
-        with np.errstate(invalid="ignore"):
-            x = np.nan_to_num(np.real(x), nan=0.0, posinf=info.max, neginf=info.min)
-            x = np.clip(x, info.min, info.max)
+        x = np.real(x)
+        with np.errstate(all="ignore"):
+            out = np.where(np.isnan(x), 0, x).astype(new_dtype)
+            out = np.where(x >= np.float64(info.max), np.asarray(info.max, new_dtype), out)
+            return np.where(x <= np.float64(info.min), np.asarray(info.min, new_dtype),
+                            out).astype(new_dtype)
     with np.errstate(all="ignore"):
         return x.astype(new_dtype)
 
