@@ -45,7 +45,8 @@ _FLAGS = {
     "fastmath": (False, _parse_bool, "compile kernels with full fastmath (only FMA contraction "
                  "is on by default)"),
     "parallel_threshold": (2**18, int, "elements from which a fused kernel runs its outer loop "
-                           "in parallel (prange)"),
+                           "in parallel (prange); programs that call BLAS use at least 2**22, "
+                           "since BLAS threads spinning after a call compete with the kernel's"),
 }
 
 
