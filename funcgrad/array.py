@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funcgrad import dtypes
+from funcgrad import core, dtypes
 from funcgrad._array_methods import ArrayMethods
 from funcgrad.core import ShapedArray
 
@@ -121,3 +121,6 @@ def to_array(x) -> Array:
     """Wraps a NumPy array (copying it, since funcgrad Arrays are immutable and the caller may
     keep mutating its own buffer)."""
     return x if isinstance(x, Array) else Array(np.array(x, copy=True))
+
+
+core._Array = Array  # the eval trace recognises Arrays by exact type on its hot path

@@ -433,9 +433,9 @@ class EvalTrace(Trace):
     name = "eval"
 
     def process_primitive(self, prim, args, params):
-        avals = [get_aval(a) for a in args]
+        avals = [a.aval if type(a) is _Array else get_aval(a) for a in args]
         out_avals = prim.abstract_eval(*avals, **params)
-        vals = [to_numpy(a) for a in args]
+        vals = [a._value if type(a) is _Array else to_numpy(a) for a in args]
         if _current.get(_EVAL_TRACE) is self:  # the usual case: no context switch needed
             out = prim.impl(*vals, **params)
         else:
@@ -455,6 +455,9 @@ def to_numpy(x):
 
 
 def _wrap(out, aval: ShapedArray, prim):
+    if (type(out) is np.ndarray and out.dtype == aval.dtype and out.shape == aval.shape
+            and out.flags.owndata and not config.values.debug_nans):
+        return _Array(out, aval.weak_type)  # the usual case: a fresh array of the right type
     from funcgrad.array import Array
     out = np.asarray(out)
     if out.shape != aval.shape or out.dtype != aval.dtype:
@@ -479,6 +482,7 @@ def _base_is_writeable(x: np.ndarray) -> bool:
 
 
 _EVAL_TRACE = EvalTrace(None)
+_Array = None  # funcgrad.array.Array, set when that module is imported (it imports this one)
 
 
 # ------------------------------------------------------------------------------------------

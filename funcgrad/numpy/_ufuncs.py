@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-from funcgrad import dtypes, errors
+from funcgrad import core, dtypes, errors
 from funcgrad.array import Array
 from funcgrad.core import Tracer
 from funcgrad.numpy._util import (
@@ -42,15 +42,49 @@ def _promote_dtypes(op, *args, names=None, inexact=False):
 
 def _promote(op, *args, names=None):
     """Common dtype and shape of ``args`` (JAX's promotion lattice, NumPy broadcasting)."""
-    if len(args) == 2 and type(args[0]) is Array and type(args[1]) is Array:
-        a, b = args[0].aval, args[1].aval
-        if a.shape == b.shape and a.dtype == b.dtype and a.weak_type == b.weak_type:
-            return args  # nothing to promote or broadcast (the common case, kept cheap)
+    if len(args) == 2:
+        fast = _promote_pair_fast(*args)
+        if fast is not None:
+            return fast
     return promote_shapes(op, *_promote_dtypes(op, *args, names=names))
+
+
+def _scalar_for(x, aval):
+    """The Python scalar ``x`` as a weak 0-d array of ``aval``'s dtype, where JAX's promotion
+    keeps that dtype (a float array with an int or float; an int array with an int); else
+    None. Eager only: the result is broadcast as a NumPy view."""
+    kind = aval.dtype.kind
+    t = type(x)
+    if (kind == "f" and (t is float or t is int)) or (kind in "iu" and t is int):
+        v = core.scalar_to_numpy(x, aval.dtype)  # range-checked for ints
+        return Array(np.broadcast_to(v, aval.shape), weak_type=aval.weak_type)
+    return None
+
+
+def _promote_pair_fast(x, y):
+    """The common cases, kept cheap: two Arrays of one aval, or an Array and a Python scalar
+    that adopts its dtype, outside any transformation. None when the general path is needed."""
+    tx, ty = type(x), type(y)
+    if tx is Array and ty is Array:
+        a, b = x.aval, y.aval
+        if a.shape == b.shape and a.dtype == b.dtype and a.weak_type == b.weak_type:
+            return x, y
+        return None
+    if core.current_trace() is not core._EVAL_TRACE:
+        return None
+    if tx is Array and ty in (int, float):
+        s = _scalar_for(y, x.aval)
+        return None if s is None else (x, s)
+    if ty is Array and tx in (int, float):
+        s = _scalar_for(x, y.aval)
+        return None if s is None else (s, y)
+    return None
 
 
 def _promote_inexact(op, *args, names=None):
     """Like ``_promote``, but integer and boolean results become the default float."""
+    if len(args) == 1 and type(args[0]) is Array and args[0].aval.dtype.kind in "fc":
+        return args
     return promote_shapes(op, *_promote_dtypes(op, *args, names=names, inexact=True))
 
 
