@@ -21,6 +21,7 @@ def simplify(jaxpr: core.Jaxpr) -> core.Jaxpr:
     jaxpr = forward_and_fold(jaxpr)
     jaxpr = cse(jaxpr)
     jaxpr = dce(jaxpr)
+    jaxpr = outer_products(jaxpr)
     return transposed_products(jaxpr)
 
 
@@ -150,6 +151,63 @@ def cse(jaxpr: core.Jaxpr) -> core.Jaxpr:
         eqns.append(eqn)
     outvars = [_subst(env, a) for a in jaxpr.outvars]
     return core.Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, outvars, jaxpr.debug_info)
+
+
+def outer_products(jaxpr: core.Jaxpr) -> core.Jaxpr:
+    """A ``dot_general`` that contracts nothing is a broadcast multiply: it becomes two
+    ``broadcast_in_dim`` and a ``mul``, which fuse into a kernel (a per-example gradient
+    ``delta[:, None] * x`` otherwise runs as a batched BLAS call on 1x1 matrices)."""
+    from funcgrad.primitives import elementwise as ew
+    from funcgrad.primitives import structural as st
+    eqns, changed = [], False
+    for eqn in jaxpr.eqns:
+        new = _outer_product(eqn, ew, st) if eqn.prim.name == "dot_general" else None
+        if new is None:
+            eqns.append(eqn)
+        else:
+            eqns.extend(new)
+            changed = True
+    if not changed:
+        return jaxpr
+    return core.Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, jaxpr.outvars, jaxpr.debug_info)
+
+
+def _outer_product(eqn, ew, st):
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    pet = eqn.params["preferred_element_type"]
+    lhs, rhs = eqn.invars
+    out = eqn.outvars[0]
+    if lc or rc or lhs.aval.dtype != out.aval.dtype or lhs.aval.dtype.kind == "b" or (
+            pet is not None and np.dtype(pet) != lhs.aval.dtype):
+        return None
+    nb = len(lb)
+    lfree = [d for d in range(lhs.aval.ndim) if d not in lb]
+    rfree = [d for d in range(rhs.aval.ndim) if d not in rb]
+    ldims = [0] * lhs.aval.ndim
+    for j, d in enumerate(lb):
+        ldims[d] = j
+    for j, d in enumerate(lfree):
+        ldims[d] = nb + j
+    rdims = [0] * rhs.aval.ndim
+    for j, d in enumerate(rb):
+        rdims[d] = j
+    for j, d in enumerate(rfree):
+        rdims[d] = nb + len(lfree) + j
+    if ldims != sorted(set(ldims)) or rdims != sorted(set(rdims)):
+        return None  # the operand's axes are not in output order: keep the library call
+    shape = out.aval.shape
+    new_eqns, operands = [], []
+    for x, dims in ((lhs, ldims), (rhs, rdims)):
+        if tuple(x.aval.shape) == tuple(shape) and dims == list(range(len(shape))):
+            operands.append(x)
+            continue
+        b = core.Var(core.ShapedArray(shape, x.aval.dtype, x.aval.weak_type))
+        new_eqns.append(core.Eqn(st.broadcast_in_dim_p, [x], [b],
+                                 dict(shape=tuple(shape), broadcast_dimensions=tuple(dims)),
+                                 eqn.source))
+        operands.append(b)
+    new_eqns.append(core.Eqn(ew.mul_p, operands, [out], {}, eqn.source))
+    return new_eqns
 
 
 def transposed_products(jaxpr: core.Jaxpr) -> core.Jaxpr:
