@@ -30,7 +30,8 @@ from funcgrad.array import Array
 from funcgrad.core import Tracer, get_aval
 
 __all__ = ["PRNGKey", "key", "split", "fold_in", "bits", "uniform", "normal",
-           "truncated_normal", "gumbel", "exponential", "threefry2x32"]
+           "truncated_normal", "bernoulli", "categorical", "randint", "permutation", "choice",
+           "gumbel", "exponential", "threefry2x32"]
 
 _UINT_DTYPES = {8: dtypes.uint8, 16: dtypes.uint16, 32: dtypes.uint32, 64: dtypes.uint64}
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -107,6 +108,11 @@ def _float_dtype(op: str, dtype):
 
 def _param(x, dtype):
     return lax.convert_element_type(fnp.asarray(x), dtype)
+
+
+def _full_like(x, value):
+    aval = get_aval(x)
+    return fnp.full(aval.shape, np.asarray(value, aval.dtype))
 
 
 def _shape_of(x) -> tuple[int, ...]:
@@ -390,8 +396,8 @@ def truncated_normal(key, lower, upper, shape=None, dtype=dtypes.float32):
     u = _uniform(key, shape, dtype, a, b)
     out = sqrt2 * lax.erfinv(u)
     # Rounding (or u == a) may land on a bound: clamp into the open interval.
-    lo = fnp.nextafter(lax.stop_gradient(lower), np.asarray(np.inf, dtype))
-    hi = fnp.nextafter(lax.stop_gradient(upper), np.asarray(-np.inf, dtype))
+    lo = lax.nextafter(lax.stop_gradient(lower), _full_like(lower, np.inf))
+    hi = lax.nextafter(lax.stop_gradient(upper), _full_like(upper, -np.inf))
     return fnp.clip(out, lo, hi)
 
 
@@ -422,3 +428,280 @@ def gumbel(key, shape=(), dtype=dtypes.float32):
     """
     key = _check_key("gumbel", key)
     return _gumbel(key, _canonical_shape("gumbel", shape), _float_dtype("gumbel", dtype))
+
+
+# ---------------------------------------------------------------- discrete samplers
+
+def bernoulli(key, p=0.5, shape=None):
+    """Samples booleans that are True with probability ``p`` (as ``uniform < p``).
+
+    Args:
+      key: a ``uint32[2]`` key.
+      p: the probability of True (a float scalar or array).
+      shape: the output shape (default: ``p``'s shape); ``p`` must broadcast to it.
+
+    Returns:
+      A boolean array of ``shape``.
+
+    Example:
+        >>> coin = bernoulli(PRNGKey(0), 0.3, (4,))
+    """
+    key = _check_key("bernoulli", key)
+    p = fnp.asarray(p)
+    dtype = get_aval(p).dtype
+    if dtype not in dtypes.FLOATS:
+        raise errors.dtype_error("random.bernoulli", f"p must be a float, got {dtype.name}",
+                                 "pass p as a float probability, e.g. 0.5")
+    if shape is None:
+        shape = _shape_of(p)
+    else:
+        shape = _canonical_shape("bernoulli", shape)
+        _check_shape("bernoulli", shape, _shape_of(p))
+    zero, one = (fnp.asarray(np.asarray(v, dtype)) for v in (0.0, 1.0))
+    return _uniform(key, shape, dtype, zero, one) < p
+
+
+def categorical(key, logits, axis=-1, shape=None):
+    """Samples category indices from unnormalised log-probabilities (the Gumbel-max trick:
+    ``argmax(logits + gumbel)``).
+
+    Args:
+      key: a ``uint32[2]`` key.
+      logits: log-probabilities up to a constant, categories along ``axis``.
+      axis: the categories' axis.
+      shape: the output shape (default: ``logits``' shape without ``axis``); it must end with
+        that batch shape, extra leading dimensions draw several samples per batch element.
+
+    Returns:
+      An int32 array of ``shape``.
+
+    Example:
+        >>> i = categorical(PRNGKey(0), fnp.log(fnp.array([0.2, 0.8])), shape=(5,))
+    """
+    key = _check_key("categorical", key)
+    logits = fnp.asarray(logits)
+    aval = get_aval(logits)
+    if aval.dtype not in dtypes.FLOATS:
+        raise errors.dtype_error("random.categorical", f"logits must be floats, got "
+                                 f"{aval.dtype.name}", "pass float logits, e.g. fnp.log(p)")
+    ndim = len(aval.shape)
+    if not -ndim <= axis < ndim:
+        raise errors.shape_error("random.categorical", f"axis {axis} is out of range for "
+                                 f"logits of shape {aval.shape}", "pass an axis of logits")
+    if axis >= 0:
+        axis -= ndim
+    batch_shape = tuple(np.delete(aval.shape, axis))
+    if shape is None:
+        shape = batch_shape
+    else:
+        shape = _canonical_shape("categorical", shape)
+        _check_shape("categorical", shape, batch_shape)
+    prefix = shape[:len(shape) - len(batch_shape)]
+    logits_shape = list(shape[len(shape) - len(batch_shape):])
+    logits_shape.insert(axis % ndim, aval.shape[axis])
+    noise = _gumbel(key, (*prefix, *logits_shape), aval.dtype)
+    expanded = fnp.reshape(logits, (1,) * len(prefix) + aval.shape)
+    return fnp.argmax(noise + expanded, axis=axis)
+
+
+def _int_scalar(x):
+    if isinstance(x, int) and not -2 ** 31 <= x < 2 ** 31:
+        # Too wide for the default int32: read it as int64 (uint64 past int64's range).
+        x = np.asarray(x, np.int64 if -2 ** 63 <= x < 2 ** 63 else np.uint64)
+    x = fnp.asarray(x)
+    dt = get_aval(x).dtype
+    if dt not in dtypes.SIGNED + dtypes.UNSIGNED:
+        x = lax.convert_element_type(x, dtypes.int32)
+    return x
+
+
+def _convert_and_clip(x, dtype):
+    """``x`` clamped to ``dtype``'s range (within its own), then converted."""
+    src, dst = np.iinfo(get_aval(x).dtype), np.iinfo(dtype)
+    src_dt = get_aval(x).dtype
+    lo = np.asarray(max(src.min, dst.min), src_dt)
+    hi = np.asarray(min(src.max, dst.max), src_dt)
+    return lax.convert_element_type(fnp.clip(x, lo, hi), dtype)
+
+
+def randint(key, shape, minval, maxval, dtype=dtypes.int32):
+    """Samples integers uniformly from ``[minval, maxval)``.
+
+    Two words of random bits are reduced modulo the span ``maxval - minval`` (JAX's method),
+    which keeps the bias negligible for spans far below 2**32. Where ``maxval <= minval`` the
+    result is ``minval``.
+
+    Args:
+      key: a ``uint32[2]`` key.
+      shape: the output shape; ``minval`` and ``maxval`` must broadcast to it.
+      minval, maxval: integer bounds (clipped to ``dtype``'s range).
+      dtype: an integer dtype.
+
+    Returns:
+      An array of ``shape`` and ``dtype``.
+
+    Example:
+        >>> randint(PRNGKey(0), (4,), 0, 10)
+        Array([9, 0, 2, 3], dtype=int32)
+    """
+    key = _check_key("randint", key)
+    shape = _canonical_shape("randint", shape)
+    dtype = dtypes.canonicalize(dtype)
+    if dtype not in dtypes.SIGNED + dtypes.UNSIGNED:
+        raise errors.dtype_error("random.randint", f"dtype must be an integer dtype, got "
+                                 f"{dtype.name}", "pass dtype=fnp.int32, or use uniform")
+    minval, maxval = _int_scalar(minval), _int_scalar(maxval)
+    _check_shape("randint", shape, _shape_of(minval), _shape_of(maxval))
+    # A maxval beyond dtype's range means "up to and including dtype's max".
+    dtype_max = _convert_and_clip(fnp.asarray(np.asarray(np.iinfo(dtype).max, dtype)),
+                                  get_aval(maxval).dtype)
+    maxval_out_of_range = maxval > dtype_max
+    minval, maxval = _convert_and_clip(minval, dtype), _convert_and_clip(maxval, dtype)
+    nbits = dtype.itemsize * 8
+    unsigned = _UINT_DTYPES[nbits]
+    k1, k2 = split(key)
+    higher_bits, lower_bits = _random_bits(k1, nbits, shape), _random_bits(k2, nbits, shape)
+    span = lax.convert_element_type(maxval - minval, unsigned)
+    span = fnp.where(maxval <= minval, np.asarray(1, unsigned), span)
+    span = fnp.where(maxval_out_of_range & (maxval > minval), span + 1, span)
+    # A span of 2**nbits wraps to 0; x mod 0 is then x (the bits are used whole), as in XLA.
+    full_range = span == 0
+    safe_span = fnp.where(full_range, np.asarray(1, unsigned), span)
+
+    def mod(x):
+        return fnp.where(full_range, x, x % safe_span)
+
+    # (hi * 2**nbits + lo) mod span, without 2*nbits-bit arithmetic.
+    multiplier = mod(fnp.full(get_aval(span).shape, np.asarray(2 ** (nbits // 2), unsigned)))
+    multiplier = mod(multiplier * multiplier)
+    offset = mod(mod(higher_bits) * multiplier + mod(lower_bits))
+    return minval + lax.convert_element_type(offset, dtype)
+
+
+def _shuffle(key, x, axis: int):
+    # Sorting by random keys, repeated so that ties (which keep order) are unlikely overall.
+    size = math.prod(get_aval(x).shape)
+    num_rounds = int(np.ceil(3 * np.log(max(1, size)) / np.log(np.iinfo(np.uint32).max)))
+    for _ in range(num_rounds):
+        key, subkey = split(key)
+        sort_keys = _random_bits(subkey, 32, get_aval(x).shape)
+        _, x = lax.sort_key_val(sort_keys, x, axis)
+    return x
+
+
+def _concrete_int(op: str, x, what: str) -> int:
+    if isinstance(x, Tracer):
+        raise errors.InvalidArgumentError(
+            f"random.{op}: {what} must be a concrete int (it fixes the output shape), got a "
+            f"traced value; pass a Python int or mark the argument static.")
+    return operator.index(np.asarray(x).item())
+
+
+def permutation(key, x, axis=0, independent=False):
+    """A random permutation of ``arange(x)`` (int ``x``) or of ``x``'s entries along ``axis``.
+
+    Args:
+      key: a ``uint32[2]`` key.
+      x: an int n (permutes ``arange(n)``) or an array.
+      axis: the axis to permute.
+      independent: permute each slice along ``axis`` independently rather than whole slices.
+
+    Returns:
+      The permuted array.
+
+    Example:
+        >>> p = permutation(PRNGKey(0), 5)
+    """
+    key = _check_key("permutation", key)
+    if not _is_array(x) or not get_aval(x).shape:
+        x_dtype = np.asarray(x).dtype if not _is_array(x) else get_aval(x).dtype
+        if x_dtype.kind not in "iu":
+            raise errors.InvalidArgumentError(
+                f"random.permutation: x must be an int or an array of rank >= 1, got "
+                f"{x!r}; pass e.g. permutation(key, 10) or permutation(key, fnp.arange(10)).")
+        n = _concrete_int("permutation", x, "x")
+        return _shuffle(key, fnp.arange(n), 0)
+    x = fnp.asarray(x)
+    shape = get_aval(x).shape
+    if not -len(shape) <= axis < len(shape):
+        raise errors.shape_error("random.permutation", f"axis {axis} is out of range for x of "
+                                 f"shape {shape}", "pass an axis of x")
+    axis %= len(shape)
+    if independent or len(shape) == 1:
+        return _shuffle(key, x, axis)
+    ind = _shuffle(key, fnp.arange(shape[axis]), 0)
+    return fnp.take(x, ind, axis=axis)
+
+
+def choice(key, a, shape=(), replace=True, p=None, axis=0):
+    """Samples from ``arange(a)`` (int ``a``) or from ``a``'s entries along ``axis``.
+
+    Args:
+      key: a ``uint32[2]`` key.
+      a: an int n or an array.
+      shape: the shape of the draws.
+      replace: draw with replacement.
+      p: probabilities of the n entries (default uniform).
+      axis: the axis of ``a`` to draw along.
+
+    Returns:
+      ``a``'s shape with ``axis`` replaced by ``shape`` (``shape`` itself for an int ``a``).
+
+    Example:
+        >>> picks = choice(PRNGKey(0), 10, (3,), replace=False)
+    """
+    key = _check_key("choice", key)
+    if not isinstance(shape, Sequence):
+        raise errors.InvalidArgumentError(
+            f"random.choice: shape must be a sequence, got {shape!r}; pass e.g. shape=(3,).")
+    shape = _canonical_shape("choice", shape)
+    arr = fnp.asarray(a)
+    a_shape = get_aval(arr).shape
+    if not a_shape:
+        n_inputs = _concrete_int("choice", a, "a")
+    else:
+        if not -len(a_shape) <= axis < len(a_shape):
+            raise errors.shape_error("random.choice", f"axis {axis} is out of range for a of "
+                                     f"shape {a_shape}", "pass an axis of a")
+        axis %= len(a_shape)
+        n_inputs = a_shape[axis]
+    n_draws = math.prod(shape)
+    out_shape = shape if not a_shape else a_shape[:axis] + shape + a_shape[axis + 1:]
+    if n_draws == 0:
+        return fnp.zeros(out_shape, get_aval(arr).dtype)
+    if n_inputs <= 0:
+        raise errors.InvalidArgumentError(
+            f"random.choice: a has {n_inputs} entries to choose from; pass a non-empty a, or "
+            f"shape=() with no draws.")
+    if not replace and n_draws > n_inputs:
+        raise errors.InvalidArgumentError(
+            f"random.choice: cannot take {n_draws} samples without replacement from {n_inputs} "
+            f"entries; pass replace=True or a shape with at most {n_inputs} elements.")
+    if p is None:
+        if replace:
+            ind = randint(key, shape, 0, n_inputs)
+            result = ind if not a_shape else fnp.take(arr, ind, axis=axis)
+        else:
+            perm = permutation(key, n_inputs if not a_shape else arr, axis)
+            result = fnp.take(perm, fnp.arange(n_draws), axis=axis)
+    else:
+        p = fnp.asarray(p)
+        p_aval = get_aval(p)
+        if p_aval.dtype not in dtypes.FLOATS:
+            p = lax.convert_element_type(p, dtypes.float32)
+        if tuple(p_aval.shape) != (n_inputs,):
+            raise errors.shape_error(
+                "random.choice", f"p has shape {tuple(p_aval.shape)} but a has {n_inputs} "
+                f"entries", f"pass p of shape ({n_inputs},), one probability per entry")
+        dtype = get_aval(p).dtype
+        if replace:
+            p_cuml = fnp.cumsum(p)
+            one, zero = (fnp.asarray(np.asarray(v, dtype)) for v in (1.0, 0.0))
+            r = p_cuml[-1] * (1 - _uniform(key, shape, dtype, zero, one))
+            ind = fnp.searchsorted(p_cuml, r).astype(dtypes.int32)
+        else:
+            # Gumbel top-k: the n_draws largest perturbed log-probabilities.
+            g = _gumbel(key, (n_inputs,), dtype) + fnp.log(p)
+            ind = fnp.argsort(-g, stable=True)[:n_draws].astype(dtypes.int32)
+        result = ind if not a_shape else fnp.take(arr, ind, axis=axis)
+    return fnp.reshape(result, out_shape)
