@@ -480,3 +480,9 @@ def test_sampler_errors(fn, error, needle):
 def test_traced_size_errors():
     with pytest.raises(errors.InvalidArgumentError, match="concrete int"):
         fg.jit(lambda k, n: fr.permutation(k, n))(fr.PRNGKey(0), fnp.asarray(3))
+
+
+def test_docstring_examples_run():
+    import doctest
+    result = doctest.testmod(fr, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 10
