@@ -44,26 +44,29 @@ def _is_array(x) -> bool:
     return isinstance(x, (Array, Tracer, np.ndarray))
 
 
+def _invalid(op: str, what: str, fix: str) -> errors.InvalidArgumentError:
+    return errors.InvalidArgumentError(
+        errors.message(f"random.{op}", what, fix, errors.InvalidArgumentError))
+
+
 def _check_key(op: str, key):
     """``key`` as an array, or a clear error when it is not a ``uint32[2]`` key."""
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-        raise errors.InvalidArgumentError(
-            f"random.{op}: got the integer {key!r} where a key was expected. A key is a "
-            f"uint32[2] array: pass fg.random.PRNGKey(seed), e.g. "
-            f"random.{op}(fg.random.PRNGKey({key}), ...).")
+        raise _invalid(op, f"got the integer {key!r} where a key (a uint32[2] array) was "
+                       f"expected", f"pass fg.random.PRNGKey(seed), e.g. "
+                       f"random.{op}(fg.random.PRNGKey({key}), ...)")
     if not _is_array(key):
-        raise errors.InvalidArgumentError(
-            f"random.{op}: expected a key (a uint32[2] array), got {type(key).__name__}. "
-            f"Make one with fg.random.PRNGKey(seed) and derive more with fg.random.split.")
+        raise _invalid(op, f"expected a key (a uint32[2] array), got {type(key).__name__}",
+                       "make one with fg.random.PRNGKey(seed) and derive more with "
+                       "fg.random.split")
     key = fnp.asarray(key)
     aval = get_aval(key)
     if aval.shape != (2,) or aval.dtype != dtypes.uint32:
         hint = (" To use a batch of keys, map over them with fg.vmap." if aval.shape[-1:] == (2,)
                 and aval.dtype == dtypes.uint32 else "")
-        raise errors.InvalidArgumentError(
-            f"random.{op}: a key must be a uint32[2] array, got {aval.dtype.name}"
-            f"{list(aval.shape)}. Pass fg.random.PRNGKey(seed) or a key from "
-            f"fg.random.split.{hint}")
+        raise _invalid(op, f"a key must be a uint32[2] array, got {aval.dtype.name}"
+                       f"{list(aval.shape)}", f"pass fg.random.PRNGKey(seed) or a key from "
+                       f"fg.random.split.{hint}")
     return key
 
 
@@ -75,8 +78,8 @@ def _canonical_shape(op: str, shape) -> tuple[int, ...]:
     try:
         shape = tuple(operator.index(d) for d in shape)
     except TypeError:
-        raise errors.InvalidArgumentError(
-            f"random.{op}: shape must be a tuple of non-negative ints, got {shape!r}.") from None
+        raise _invalid(op, f"shape must be a tuple of non-negative ints, got {shape!r}",
+                       "pass a static shape such as (3,) or (2, 4)") from None
     if any(d < 0 for d in shape):
         raise errors.shape_error(f"random.{op}", f"shape {shape} has a negative dimension",
                                  "pass non-negative sizes")
@@ -186,9 +189,8 @@ def _seed_words(seed: int) -> tuple[int, int]:
     if -2 ** 31 <= seed < 2 ** 31:
         return 0, seed & 0xFFFFFFFF
     if not -2 ** 63 <= seed < 2 ** 64:
-        raise errors.InvalidArgumentError(
-            f"random.PRNGKey: seed {seed} does not fit in 64 bits; pass a seed in "
-            f"[-2**63, 2**64), e.g. seed % 2**64.")
+        raise _invalid("PRNGKey", f"seed {seed} does not fit in 64 bits",
+                       "pass a seed in [-2**63, 2**64), e.g. seed % 2**64")
     seed &= 0xFFFFFFFFFFFFFFFF
     return seed >> 32, seed & 0xFFFFFFFF
 
@@ -211,18 +213,17 @@ def PRNGKey(seed):  # noqa: N802 - JAX's name
     """
     if isinstance(seed, (bool, np.bool_)) or not (
             isinstance(seed, (int, np.integer)) or _is_array(seed)):
-        raise errors.InvalidArgumentError(
-            f"random.PRNGKey: seed must be an int, got {seed!r} of type "
-            f"{type(seed).__name__}; pass e.g. PRNGKey(0) or PRNGKey(int(seed)).")
+        raise _invalid("PRNGKey", f"seed must be an int, got {seed!r} of type "
+                       f"{type(seed).__name__}", "pass e.g. PRNGKey(0) or PRNGKey(int(seed))")
     if isinstance(seed, (int, np.integer)):
         hi, lo = _seed_words(int(seed))
         return fnp.asarray(np.array([hi, lo], np.uint32))
     seed = fnp.asarray(seed)
     aval = get_aval(seed)
     if aval.shape != () or aval.dtype not in dtypes.SIGNED + dtypes.UNSIGNED:
-        raise errors.InvalidArgumentError(
-            f"random.PRNGKey: seed must be an integer scalar, got {aval.dtype.name}"
-            f"{list(aval.shape)}; to make many keys, fg.vmap(PRNGKey) over an integer array.")
+        raise _invalid("PRNGKey", f"seed must be an integer scalar, got {aval.dtype.name}"
+                       f"{list(aval.shape)}", "pass one integer seed; to make many keys, "
+                       "fg.vmap(PRNGKey) over an integer array")
     lo = lax.convert_element_type(seed, dtypes.uint32)
     if aval.dtype.itemsize == 8:
         hi = lax.convert_element_type(fnp.right_shift(
@@ -274,9 +275,9 @@ def fold_in(key, data):
         data = fnp.asarray(data)
         aval = get_aval(data)
         if aval.shape != () or aval.dtype not in dtypes.SIGNED + dtypes.UNSIGNED:
-            raise errors.InvalidArgumentError(
-                f"random.fold_in: data must be an integer scalar, got {aval.dtype.name}"
-                f"{list(aval.shape)}; pass an int such as a step number.")
+            raise _invalid("fold_in", f"data must be an integer scalar, got "
+                           f"{aval.dtype.name}{list(aval.shape)}",
+                           "pass an int such as a step number")
         data = lax.convert_element_type(data, dtypes.uint32)
     b0, b1 = threefry2x32(key[0], key[1], fnp.zeros((), dtypes.uint32), data)
     return fnp.stack([b0, b1])
@@ -608,9 +609,8 @@ def _shuffle(key, x, axis: int):
 
 def _concrete_int(op: str, x, what: str) -> int:
     if isinstance(x, Tracer):
-        raise errors.InvalidArgumentError(
-            f"random.{op}: {what} must be a concrete int (it fixes the output shape), got a "
-            f"traced value; pass a Python int or mark the argument static.")
+        raise _invalid(op, f"{what} must be a concrete int (it fixes the output shape), got "
+                       f"a traced value", "pass a Python int, or mark the argument static")
     return operator.index(np.asarray(x).item())
 
 
@@ -633,9 +633,9 @@ def permutation(key, x, axis=0, independent=False):
     if not _is_array(x) or not get_aval(x).shape:
         x_dtype = np.asarray(x).dtype if not _is_array(x) else get_aval(x).dtype
         if x_dtype.kind not in "iu":
-            raise errors.InvalidArgumentError(
-                f"random.permutation: x must be an int or an array of rank >= 1, got "
-                f"{x!r}; pass e.g. permutation(key, 10) or permutation(key, fnp.arange(10)).")
+            raise _invalid("permutation", f"x must be an int or an array of rank >= 1, got "
+                           f"{x!r}", "pass e.g. permutation(key, 10) or "
+                           "permutation(key, fnp.arange(10))")
         n = _concrete_int("permutation", x, "x")
         return _shuffle(key, fnp.arange(n), 0)
     x = fnp.asarray(x)
@@ -669,8 +669,8 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     """
     key = _check_key("choice", key)
     if not isinstance(shape, Sequence):
-        raise errors.InvalidArgumentError(
-            f"random.choice: shape must be a sequence, got {shape!r}; pass e.g. shape=(3,).")
+        raise _invalid("choice", f"shape must be a sequence, got {shape!r}",
+                       "pass e.g. shape=(3,)")
     shape = _canonical_shape("choice", shape)
     arr = fnp.asarray(a)
     a_shape = get_aval(arr).shape
@@ -687,13 +687,12 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0):
     if n_draws == 0:
         return fnp.zeros(out_shape, get_aval(arr).dtype)
     if n_inputs <= 0:
-        raise errors.InvalidArgumentError(
-            f"random.choice: a has {n_inputs} entries to choose from; pass a non-empty a, or "
-            f"shape=() with no draws.")
+        raise _invalid("choice", f"a has {n_inputs} entries to choose from",
+                       "pass a non-empty a, or a shape with no draws")
     if not replace and n_draws > n_inputs:
-        raise errors.InvalidArgumentError(
-            f"random.choice: cannot take {n_draws} samples without replacement from {n_inputs} "
-            f"entries; pass replace=True or a shape with at most {n_inputs} elements.")
+        raise _invalid("choice", f"cannot take {n_draws} samples without replacement from "
+                       f"{n_inputs} entries", f"pass replace=True, or a shape with at most "
+                       f"{n_inputs} elements")
     if p is None:
         if replace:
             ind = randint(key, shape, 0, n_inputs)

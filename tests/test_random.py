@@ -486,3 +486,8 @@ def test_docstring_examples_run():
     import doctest
     result = doctest.testmod(fr, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 10
+
+
+def test_seed_out_of_range_error():
+    with pytest.raises(errors.InvalidArgumentError, match="64 bits"):
+        fr.PRNGKey(2 ** 64)
