@@ -1,5 +1,13 @@
 """funcgrad.lax: explicit-shape wrappers of every primitive (no implicit broadcasting or
 promotion), for code that wants exactly one equation per call."""
+from funcgrad.primitives.control_flow import (  # noqa: F401
+    cond,
+    fori_loop,
+    map,
+    scan,
+    switch,
+    while_loop,
+)
 from funcgrad.primitives.elementwise import *  # noqa: F401,F403
 from funcgrad.primitives.indexing import *  # noqa: F401,F403
 from funcgrad.primitives.linalg import *  # noqa: F401,F403

@@ -33,7 +33,7 @@ LINEAR = [
     "reduce_sum", "cumsum", "broadcast_in_dim", "reshape", "transpose", "squeeze", "rev",
     "slice", "dynamic_slice", "dynamic_update_slice", "concatenate", "pad", "gather",
     "scatter_add", "scatter", "scatter_mul", "dot_general", "triangular_solve", "custom_lin",
-    "remat", "jit",
+    "remat", "jit", "cond", "scan",
 ]
 
 REQUIRED_TABLES = {"jvp": jvp.rules, "vmap": vmap.rules}
