@@ -358,3 +358,9 @@ def test_xs_length_errors():
         lax.scan(lambda c, x: (c, x), 0.0, np.ones(3), length=5)
     with pytest.raises(ValueError, match=r"scan: length is required"):
         lax.scan(lambda c, x: (c, x), 0.0, None)
+
+
+def test_scan_reverse_mode_does_not_stack_loop_invariant_weights():
+    w, h0, xs = _rand(4, 4), _rand(4), _rand(3, 4)
+    text = str(fg.make_jaxpr(fg.grad(lambda w: fnp.sum(rnn_prog(w, h0, xs)[1])))(w))
+    assert "f64[3,4,4]" not in text  # w is a const of the backward scan, not a stacked residual

@@ -202,10 +202,10 @@ def _batch_jaxpr(jaxpr, in_batched: tuple, size: int, force: tuple):
 
 
 def _backward_cts(jaxpr, args, cts):
-    """Cotangents of every input of ``jaxpr`` (zeros instantiated for the linear ones)."""
+    """Cotangents of the inputs of ``jaxpr`` (zeros instantiated for the linear ones)."""
     cts_in = _tr.backward_pass(jaxpr, (), cts, args=args)
-    return [_ad.instantiate(ct) if ct is not None else _zeros(v.aval)
-            for v, ct in zip(jaxpr.invars, cts_in)]
+    return [(_ad.instantiate(ct) if ct is not None else _zeros(v.aval))
+            if _tr.is_undefined(a) else None for v, a, ct in zip(jaxpr.invars, args, cts_in)]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -695,22 +695,35 @@ def _scan_partial_eval(trace, args, params):
     known, kconsts, unk, out_uk, res_avals = _pe_jaxpr(
         jaxpr, tuple(unknown_in), tuple(carry_uk + [False] * (n_out - nk)))
     consts, init, xs = args[:nc], args[nc:nc + nk], args[nc + nk:]
-    with core.set_current_trace(trace.parent):
-        kouts = scan_p.bind(*kconsts, *_pick(consts, const_uk, False),
-                            *_pick(init, carry_uk, False), *_pick(xs, xs_uk, False),
-                            jaxpr=known, num_consts=len(kconsts) + const_uk.count(False),
-                            num_carry=carry_uk.count(False), length=length, reverse=reverse)
     n_known_out = out_uk.count(False)
+    # Residuals that are loop-invariant inputs (weights, say) are passed to the unknown scan
+    # as consts rather than stacked once per iteration.
+    known_consts = [*kconsts, *_pick(consts, const_uk, False)]
+    position = {v: i for i, v in enumerate(known.invars[:len(known_consts)])}
+    res_vars = known.outvars[n_known_out:]
+    fwd = [known_consts[position[v]] if type(v) is Var and v in position else None
+           for v in res_vars]
+    stacked = [f is None for f in fwd]
+    known = _reorder(known, outvars=[*known.outvars[:n_known_out], *_pick(res_vars, stacked)])
+    with core.set_current_trace(trace.parent):
+        kouts = scan_p.bind(*known_consts, *_pick(init, carry_uk, False),
+                            *_pick(xs, xs_uk, False), jaxpr=known,
+                            num_consts=len(known_consts), num_carry=carry_uk.count(False),
+                            length=length, reverse=reverse)
     known_outs, res = kouts[:n_known_out], kouts[n_known_out:]
-    # The unknown body takes (residuals, unknown inputs); as a scan, the residuals are xs.
+    # The unknown body takes (residuals, unknown inputs); as a scan, forwarded residuals are
+    # consts and the stacked ones are xs.
     R, iv = len(res_avals), unk.invars
     n_uc, n_uk = const_uk.count(True), carry_uk.count(True)
     rest = iv[R:]
-    body = _reorder(unk, [*rest[:n_uc + n_uk], *iv[:R], *rest[n_uc + n_uk:]])
+    body = _reorder(unk, [*_pick(iv[:R], stacked, False), *rest[:n_uc + n_uk],
+                          *_pick(iv[:R], stacked), *rest[n_uc + n_uk:]])
+    n_fwd = stacked.count(False)
     staged = StagingTrace.process_primitive(
-        trace, scan_p, [*_pick(consts, const_uk), *_pick(init, carry_uk), *res,
-                        *_pick(xs, xs_uk)],
-        dict(jaxpr=body, num_consts=n_uc, num_carry=n_uk, length=length, reverse=reverse))
+        trace, scan_p, [*[f for f in fwd if f is not None], *_pick(consts, const_uk),
+                        *_pick(init, carry_uk), *res, *_pick(xs, xs_uk)],
+        dict(jaxpr=body, num_consts=n_fwd + n_uc, num_carry=n_uk, length=length,
+             reverse=reverse))
     return _merge(out_uk, staged, known_outs)
 
 
