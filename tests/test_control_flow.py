@@ -364,3 +364,24 @@ def test_scan_reverse_mode_does_not_stack_loop_invariant_weights():
     w, h0, xs = _rand(4, 4), _rand(4), _rand(3, 4)
     text = str(fg.make_jaxpr(fg.grad(lambda w: fnp.sum(rnn_prog(w, h0, xs)[1])))(w))
     assert "f64[3,4,4]" not in text  # w is a const of the backward scan, not a stacked residual
+
+
+def test_nested_control_flow_grads_and_hessian():
+    x = _rand(4)
+
+    def f(x):
+        def body(c, xi):
+            c = lax.cond(c > 0, lambda a: fnp.sin(a) * xi, lambda a: a * a + xi, c)
+            return c, c * xi
+        c, ys = lax.scan(body, 0.3, x)
+        return c + fnp.sum(ys)
+    check_grads(f, (x,), order=2, modes=("fwd", "rev"))
+    _close(fg.jit(fg.grad(f))(x), fg.grad(f)(x))
+    _close(fg.jit(fg.hessian(f))(x), fg.hessian(f)(x))
+
+    def g(x):
+        return lax.cond(fnp.sum(x) > 0, lambda v: lax.scan(lambda c, y: (c * y, c), 1.0, v)[0],
+                        lambda v: fnp.sum(v), x)
+    check_grads(g, (np.abs(x),), order=2, modes=("fwd", "rev"))
+    y, lin = fg.linearize(f, x)
+    _close(lin(np.ones(4)), fg.jvp(f, (x,), (np.ones(4),))[1])
