@@ -477,9 +477,12 @@ def _pp_cond(eqn, names):
                         {f"branch {i}": j for i, j in enumerate(eqn.params["branches"])})
 
 
-def _check_cond(eqn):
-    for br in eqn.params["branches"]:
-        core.check_jaxpr(br)
+def _check_inner(eqn):
+    """Typechecks the jaxprs an equation carries in its params."""
+    for v in eqn.params.values():
+        for j in v if isinstance(v, tuple) else (v,):
+            if isinstance(j, core.Jaxpr):
+                core.check_jaxpr(j)
 
 
 # ------------------------------------------------------------------------------------------
@@ -637,8 +640,7 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
     nc, nk = num_consts, num_carry
     n_out = len(jaxpr.outvars)
     nz = [type(t) is not Zero for t in tangents]
-    const_nz, xs_nz = nz[:nc], nz[nc + nk:]
-    carry_nz = nz[nc:nc + nk]
+    const_nz, carry_nz, xs_nz = nz[:nc], nz[nc:nc + nk], nz[nc + nk:]
     while True:  # fixpoint: a carry tangent is nonzero if any iteration can make it so
         kept = _jvp_jaxpr(jaxpr, tuple(const_nz + carry_nz + xs_nz),
                           tuple(carry_nz + [False] * (n_out - nk)))[2]
@@ -648,34 +650,24 @@ def _scan_jvp(primals, tangents, *, jaxpr, num_consts, num_carry, length, revers
         carry_nz = new
     j, jconsts, kept = _jvp_jaxpr(jaxpr, tuple(const_nz + carry_nz + xs_nz),
                                   tuple(carry_nz + [False] * (n_out - nk)))
-    J, n = len(jconsts), len(jaxpr.invars)
-    iv = j.invars
-    p, t = iv[J:J + n], iter(iv[J + n:])
-    t_c = [next(t) for z in const_nz if z]
-    t_k = [next(t) for z in carry_nz if z]
-    t_x = list(t)
-    invars = [*iv[:J], *p[:nc], *t_c, *p[nc:nc + nk], *t_k, *p[nc + nk:], *t_x]
-    ov = j.outvars
-    ny_t = sum(kept[nk:])
-    t_out = ov[n_out:]
-    outvars = [*ov[:nk], *t_out[:len(t_k)], *ov[nk:n_out], *t_out[len(t_k):]]
-    assert len(t_out) - len(t_k) == ny_t
-    body = _reorder(j, invars, outvars)
-    consts, init, xs = primals[:nc], primals[nc:nc + nk], primals[nc + nk:]
-    tc, tk, tx = tangents[:nc], tangents[nc:nc + nk], tangents[nc + nk:]
-    t_init = [_ad.instantiate(x) for x, z in zip(tk, carry_nz) if z]
-    outs = scan_p.bind(*jconsts, *consts, *[x for x in tc if type(x) is not Zero],
-                       *init, *t_init, *xs, *[x for x in tx if type(x) is not Zero],
-                       jaxpr=body, num_consts=J + nc + len(t_c), num_carry=nk + len(t_k),
-                       length=length, reverse=reverse)
-    carry_p, carry_t = outs[:nk], outs[nk:nk + len(t_k)]
-    ys_p, ys_t = outs[nk + len(t_k):nk + len(t_k) + n_out - nk], outs[nk + len(t_k) + n_out - nk:]
-    out_avals = _scan_abstract_eval(*[core.get_aval(x) for x in primals], jaxpr=jaxpr,
-                                    num_consts=nc, num_carry=nk, length=length,
-                                    reverse=reverse)
-    zeros = [Zero(a.to_tangent_aval()) for a in out_avals]
-    t_all = _merge(carry_nz, carry_t, zeros[:nk]) + _merge(kept[nk:], ys_t, zeros[nk:])
-    return [*carry_p, *ys_p], t_all
+    # The jvp jaxpr takes (consts, primals, tangents): regroup as consts, carry, xs.
+    J, n, n_tc, n_tk = len(jconsts), len(jaxpr.invars), sum(const_nz), sum(carry_nz)
+    iv, ov = j.invars, j.outvars
+    p, t = iv[J:J + n], iv[J + n:]
+    body = _reorder(j, [*iv[:J], *p[:nc], *t[:n_tc], *p[nc:nc + nk], *t[n_tc:n_tc + n_tk],
+                        *p[nc + nk:], *t[n_tc + n_tk:]],
+                    [*ov[:nk], *ov[n_out:n_out + n_tk], *ov[nk:n_out], *ov[n_out + n_tk:]])
+    t_consts = [x for x in tangents[:nc] if type(x) is not Zero]
+    t_init = [_ad.instantiate(x) for x, z in zip(tangents[nc:nc + nk], carry_nz) if z]
+    t_xs = [x for x in tangents[nc + nk:] if type(x) is not Zero]
+    outs = scan_p.bind(*jconsts, *primals[:nc], *t_consts, *primals[nc:nc + nk], *t_init,
+                       *primals[nc + nk:], *t_xs, jaxpr=body, num_consts=J + nc + n_tc,
+                       num_carry=nk + n_tk, length=length, reverse=reverse)
+    primal_out = [*outs[:nk], *outs[nk + n_tk:n_out + n_tk]]
+    zeros = [Zero(core.get_aval(o).to_tangent_aval()) for o in primal_out]
+    t_out = [*_merge(carry_nz, outs[nk:nk + n_tk], zeros[:nk]),
+             *_merge(kept[nk:], outs[n_out + n_tk:], zeros[nk:])]
+    return primal_out, t_out
 
 
 def _scan_partial_eval(trace, args, params):
@@ -811,10 +803,6 @@ def _pp_scan(eqn, names):
     return _pp_eqn_with(eqn, names, f"scan[length={p['length']} reverse={p['reverse']} "
                         f"num_consts={p['num_consts']} num_carry={p['num_carry']}]",
                         {"body": p["jaxpr"]})
-
-
-def _check_scan(eqn):
-    core.check_jaxpr(eqn.params["jaxpr"])
 
 
 # ------------------------------------------------------------------------------------------
@@ -1058,11 +1046,6 @@ def _pp_while(eqn, names):
                         {"cond": p["cond_jaxpr"], "body": p["body_jaxpr"]})
 
 
-def _check_while(eqn):
-    core.check_jaxpr(eqn.params["cond_jaxpr"])
-    core.check_jaxpr(eqn.params["body_jaxpr"])
-
-
 # ------------------------------------------------------------------------------------------
 # Registration
 
@@ -1071,19 +1054,19 @@ _pe.rules[cond_p] = _cond_partial_eval
 _tr.rules[cond_p] = _cond_transpose
 _vm.rules[cond_p] = _cond_vmap
 pretty.pp_rules[cond_p] = _pp_cond
-core.typecheck_rules[cond_p] = _check_cond
+core.typecheck_rules[cond_p] = _check_inner
 
 _ad.rules[scan_p] = _scan_jvp
 _pe.rules[scan_p] = _scan_partial_eval
 _tr.rules[scan_p] = _scan_transpose
 _vm.rules[scan_p] = _scan_vmap
 pretty.pp_rules[scan_p] = _pp_scan
-core.typecheck_rules[scan_p] = _check_scan
+core.typecheck_rules[scan_p] = _check_inner
 
 _ad.rules[while_p] = _while_jvp
 _pe.rules[while_p] = _while_partial_eval
 _vm.rules[while_p] = _while_vmap
 pretty.pp_rules[while_p] = _pp_while
-core.typecheck_rules[while_p] = _check_while
+core.typecheck_rules[while_p] = _check_inner
 
 __all__ = ["cond", "switch", "scan", "while_loop", "fori_loop", "map"]
