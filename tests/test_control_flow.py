@@ -385,3 +385,15 @@ def test_nested_control_flow_grads_and_hessian():
     check_grads(g, (np.abs(x),), order=2, modes=("fwd", "rev"))
     y, lin = fg.linearize(f, x)
     _close(lin(np.ones(4)), fg.jvp(f, (x,), (np.ones(4),))[1])
+
+
+def test_cond_branch_returning_python_scalar_or_constant():
+    x = np.array([1.0, 2.0, 3.0])
+    g = lambda x: lax.cond(x[0] > 0, lambda v: 3.0, lambda v: v[1], x)  # noqa: E731
+    assert g(x).dtype == np.float64  # the Python scalar takes the other branch's dtype
+    _close(fg.jit(fg.grad(g))(x), [0.0, 0.0, 0.0])
+    _close(fg.jit(fg.grad(g))(-x), [0.0, 1.0, 0.0])
+    _close(fg.vmap(g)(np.array([[1.0, 2.0], [-1.0, 5.0]])), [3.0, 5.0])
+    f = lambda x: fnp.sum(lax.cond(x[0] > 0, lambda v: v * 2.0, lambda v: np.ones(3), x))  # noqa
+    _close(fg.jit(fg.grad(f))(x), [2.0, 2.0, 2.0])
+    _close(fg.jit(fg.grad(f))(-x), [0.0, 0.0, 0.0])

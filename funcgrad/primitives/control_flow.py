@@ -282,9 +282,42 @@ def _check_predicate(op, what, x, allow_bool: bool):
     return aval
 
 
+def _promote_weak_outputs(traced, funs, in_tree, avals, op):
+    """Weakly typed branch outputs (Python scalars) take the dtype the other branches agree
+    on, as in JAX; the branches that need it are traced again with a cast."""
+    trees = {t for _, _, t in traced}
+    outs = [j.out_avals for j, _, _ in traced]
+    if len(trees) != 1 or len({len(o) for o in outs}) != 1:
+        return traced
+    targets = []
+    for k in range(len(outs[0])):
+        strong = {(o[k].shape, o[k].dtype) for o in outs if not o[k].weak_type}
+        targets.append(strong.pop()[1] if len(strong) == 1 else None)
+
+    def cast(fun, casts):
+        from funcgrad.primitives import elementwise as el
+
+        def f(*args):
+            leaves, tree = tree_util.tree_flatten(fun(*args))
+            leaves = [el.convert_element_type(x, dt) if dt is not None else x
+                      for x, dt in zip(leaves, casts)]
+            return tree_util.tree_unflatten(tree, leaves)
+        return f
+    new = []
+    for (j, c, t), fun, o in zip(traced, funs, outs):
+        casts = [dt if a.weak_type and dt is not None and a.dtype != dt else None
+                 for a, dt in zip(o, targets)]
+        if any(dt is not None for dt in casts):
+            j, c, t = _trace_fun(cast(fun, casts), in_tree, avals,
+                                 f"{op}({source_info.fun_name(fun)})")
+        new.append((j, c, t))
+    return new
+
+
 def _bind_branches(op, index, funs, operands):
     leaves, in_tree, avals = _flatten_operands(operands)
     traced = [_trace_fun(f, in_tree, avals, f"{op}({source_info.fun_name(f)})") for f in funs]
+    traced = _promote_weak_outputs(traced, funs, in_tree, avals, op)
     j0, _, t0 = traced[0]
     for k, (j, _, t) in enumerate(traced[1:], 1):
         if t != t0 or not _same_types(j.out_avals, j0.out_avals):
