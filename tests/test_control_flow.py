@@ -397,3 +397,11 @@ def test_cond_branch_returning_python_scalar_or_constant():
     f = lambda x: fnp.sum(lax.cond(x[0] > 0, lambda v: v * 2.0, lambda v: np.ones(3), x))  # noqa
     _close(fg.jit(fg.grad(f))(x), [2.0, 2.0, 2.0])
     _close(fg.jit(fg.grad(f))(-x), [0.0, 0.0, 0.0])
+
+
+def test_docstring_examples():
+    import doctest
+
+    from funcgrad.primitives import control_flow
+    result = doctest.testmod(control_flow, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 6

@@ -356,7 +356,9 @@ def cond(pred, true_fun, false_fun, *operands):
     are type-checked against each other either way.
 
     Example:
-        >>> lax.cond(x > 0, lambda v: v * 2.0, lambda v: -v, x)
+        >>> from funcgrad import lax
+        >>> lax.cond(3.0 > 0, lambda v: v * 2.0, lambda v: -v, 3.0)
+        Array(6., dtype=float32, weak_type=True)
 
     See also: ``switch``, ``funcgrad.numpy.where``.
     """
@@ -381,7 +383,9 @@ def switch(index, branches, *operands):
       The taken branch's output.
 
     Example:
-        >>> lax.switch(i, [lambda v: v, lambda v: v * 2.0, fnp.sin], x)
+        >>> from funcgrad import lax
+        >>> lax.switch(5, [lambda v: v, lambda v: v * 2.0], 3.0)   # index clamped to 1
+        Array(6., dtype=float32, weak_type=True)
 
     See also: ``cond``.
     """
@@ -608,7 +612,11 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     iteration); batches under ``vmap``.
 
     Example:
+        >>> import funcgrad.numpy as fnp
+        >>> from funcgrad import lax
         >>> total, cums = lax.scan(lambda c, x: (c + x, c + x), 0.0, fnp.arange(4.0))
+        >>> total, cums
+        (Array(6., dtype=float32), Array([0., 1., 3., 6.], dtype=float32))
 
     See also: ``fori_loop``, ``map``, ``while_loop``.
     """
@@ -890,7 +898,9 @@ def while_loop(cond_fun, body_fun, init_val):
     static bounds.
 
     Example:
+        >>> from funcgrad import lax
         >>> lax.while_loop(lambda v: v < 10.0, lambda v: v * 2.0, 1.0)
+        Array(16., dtype=float32, weak_type=True)
 
     See also: ``fori_loop``, ``scan``.
     """
@@ -939,7 +949,9 @@ def fori_loop(lower, upper, body_fun, init_val):
       The final value.
 
     Example:
+        >>> from funcgrad import lax
         >>> lax.fori_loop(0, 5, lambda i, v: v + i, 0.0)
+        Array(10., dtype=float32, weak_type=True)
 
     See also: ``scan``, ``while_loop``.
     """
@@ -968,7 +980,10 @@ def map(f, xs):  # noqa: A001 - lax's name
     """``stack([f(x) for x in xs])`` over the leading axis of the pytree ``xs``, as a scan.
 
     Example:
+        >>> import funcgrad.numpy as fnp
+        >>> from funcgrad import lax
         >>> lax.map(lambda r: r @ r, fnp.ones((4, 3)))
+        Array([3., 3., 3., 3.], dtype=float32)
 
     See also: ``funcgrad.vmap`` (vectorised rather than looped).
     """
