@@ -42,7 +42,9 @@ class _Names:
 
 def pp_literal(lit: core.Literal) -> str:
     val = np.asarray(lit.val)
-    if val.dtype == np.bool_:
+    if val.dtype.kind == "V":  # float0: the tangent type of integers, with no value
+        text = "0"
+    elif val.dtype == np.bool_:
         text = str(bool(val))
     elif val.dtype.kind == "f":
         text = repr(float(val))

@@ -133,6 +133,21 @@ def rematerialised(x):
     return (f(x) ** 2).sum()
 
 
+def scan_rnn(x):
+    # A traced loop: the carry is a hidden state, the xs the rows of W scaled by x.
+    def step(h, w):
+        h = fnp.tanh(w * h + x)
+        return h, (h * h).sum()
+    h, ys = fg.lax.scan(step, x * 0.5, W)
+    return ys.sum() + (h * x).sum()
+
+
+def traced_branch(x):
+    # A traced predicate (lax.cond), unlike python_branch's concrete one.
+    return fg.lax.cond(x.sum() > 0, lambda y: (fnp.exp(y) * y).sum(),
+                       lambda y: (fnp.cos(y) ** 2).sum(), x)
+
+
 def mixed_args(p):
     x, (a, b) = p
     return (fnp.tanh(a * x + b) ** 2).sum() + (a * b).sum()
@@ -158,6 +173,8 @@ PROGRAMS = {
     "custom_jvp_rule": (custom_jvp_rule, lambda: RNG.standard_normal(3)),
     "custom_vjp_rule": (custom_vjp_rule, lambda: RNG.standard_normal(3)),
     "rematerialised": (rematerialised, lambda: RNG.standard_normal(3)),
+    "scan_rnn": (scan_rnn, lambda: RNG.standard_normal(3)),
+    "traced_branch": (traced_branch, lambda: RNG.standard_normal(3)),
     "mixed_args": (mixed_args, lambda: (RNG.standard_normal(2),
                                         (RNG.standard_normal(2), RNG.standard_normal(2)))),
 }

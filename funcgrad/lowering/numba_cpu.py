@@ -9,6 +9,7 @@ anything else through the primitive's NumPy ``impl``), then returns fresh arrays
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 
 import numpy as np
@@ -279,10 +280,16 @@ def _numba_signature(code: KernelCode):
 
 BLAS_PARALLEL_THRESHOLD = 2 ** 22
 
+# The backend of the compiled driver whose library step is running, or None outside one:
+# control-flow primitives compile their bodies for it (and interpret them when eager).
+driver_backend: contextvars.ContextVar = contextvars.ContextVar("driver_backend", default=None)
+_HIGHER_ORDER = frozenset({"cond", "scan", "while"})
+
 
 def build(jaxpr: core.Jaxpr, py_kernels: bool = False):
     """Returns ``(run, source, plan)`` for a simplified, first-order ``jaxpr``."""
     plan = fusion.plan(jaxpr, codegen.can_fuse)
+    backend = "numba-py" if py_kernels else "numba-cpu"
     threshold = int(config.values.parallel_threshold)
     if any(type(s) is fusion.LibraryStep and s.eqn.prim.name == "dot_general"
            for s in plan.steps):
@@ -349,7 +356,7 @@ def build(jaxpr: core.Jaxpr, py_kernels: bool = False):
                 outs.append(names[v])
             lhs = ", ".join(outs) + ("," if len(outs) == 1 and eqn.prim.multiple_results
                                      else "")
-            w(f"{lhs} = {_library_call(eqn, step.kind, si, g, atom)}")
+            w(f"{lhs} = {_library_call(eqn, step.kind, si, g, atom, backend)}")
         dead = [names[v] for v in step.consumes
                 if plan.last_use.get(v) == si and v not in jaxpr.invars and v in names]
         if dead and si < len(plan.steps) - 1:
@@ -397,20 +404,30 @@ def _own(x, args):
     return x
 
 
-def _library_call(eqn, kind, si, g, atom) -> str:
+def _library_call(eqn, kind, si, g, atom, backend) -> str:
     args = [atom(a) for a in eqn.invars]
     if eqn.prim.name == "dot_general":
         fast = _matmul_call(eqn, args)
         if fast is not None:
             return fast
     fname = f"_l{si}"
-    g[fname] = _library_fn(eqn)
+    g[fname] = _library_fn(eqn, backend)
     return f"{fname}({', '.join(args)})"
 
 
-def _library_fn(eqn):
+def _library_fn(eqn, backend):
     impl, params = eqn.prim.impl, eqn.params
     avals = [v.aval for v in eqn.outvars]
+    if eqn.prim.name in _HIGHER_ORDER:
+        # Control flow runs its bodies compiled for this driver's backend (see driver_backend).
+        raw = impl
+
+        def impl(*args, **params):
+            token = driver_backend.set(backend)
+            try:
+                return raw(*args, **params)
+            finally:
+                driver_backend.reset(token)
     if eqn.prim.multiple_results:
         def call(*args):
             with np.errstate(all="ignore"):

@@ -21,11 +21,10 @@ the ``interpret`` backend instead: a small eager body would otherwise pay a Numb
 from __future__ import annotations
 
 import functools
-import sys
 
 import numpy as np
 
-from funcgrad import config, core, dtypes, errors, pretty, source_info, tree_util
+from funcgrad import core, dtypes, errors, pretty, source_info, tree_util
 from funcgrad.core import Primitive, ShapedArray, Var
 from funcgrad.transforms import jvp as _ad
 from funcgrad.transforms import partial_eval as _pe
@@ -39,13 +38,13 @@ Zero = _ad.Zero
 # Shared helpers
 
 
-def _executable(jaxpr: core.Jaxpr, caller_frame):
-    """The body's executable: compiled when called from a compiled driver, else interpreted."""
+def _executable(jaxpr: core.Jaxpr):
+    """The body's executable: compiled for the backend of the compiled driver running this
+    equation, else (eager) interpreted: a compile costs about a second, which a small eager
+    body never earns back."""
+    from funcgrad.lowering import numba_cpu
     from funcgrad.transforms import jit as _jit
-    module = caller_frame.f_globals.get("__name__", "")
-    backend = config.values.default_backend if module == "funcgrad.lowering.numba_cpu" \
-        else "interpret"
-    return _jit._executable(jaxpr, backend)
+    return _jit._executable(jaxpr, numba_cpu.driver_backend.get() or "interpret")
 
 
 def _sig(tree, avals) -> str:
@@ -242,7 +241,7 @@ def _pp_eqn_with(eqn, names, header: str, jaxprs: dict):
 
 def _cond_impl(index, *args, branches):
     i = min(max(int(index), 0), len(branches) - 1)
-    return _executable(branches[i], sys._getframe(1))(*args)
+    return _executable(branches[i])(*args)
 
 
 def _check_inputs(op, jaxpr, avals):
@@ -527,7 +526,7 @@ def _check_inner(eqn):
 
 
 def _scan_impl(*args, jaxpr, num_consts, num_carry, length, reverse):
-    exe = _executable(jaxpr, sys._getframe(1))
+    exe = _executable(jaxpr)
     consts, carry = list(args[:num_consts]), list(args[num_consts:num_consts + num_carry])
     xs = [np.asarray(x) for x in args[num_consts + num_carry:]]
     ys = [np.empty((length, *a.shape), a.dtype) for a in jaxpr.out_avals[num_carry:]]
@@ -851,8 +850,7 @@ def _pp_scan(eqn, names):
 
 
 def _while_impl(*args, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
-    frame = sys._getframe(1)
-    cond_exe, body_exe = _executable(cond_jaxpr, frame), _executable(body_jaxpr, frame)
+    cond_exe, body_exe = _executable(cond_jaxpr), _executable(body_jaxpr)
     cc = args[:cond_nconsts]
     bc = args[cond_nconsts:cond_nconsts + body_nconsts]
     carry = list(args[cond_nconsts + body_nconsts:])
