@@ -490,3 +490,18 @@ def test_docstring_examples_run():
 def test_seed_out_of_range_error():
     with pytest.raises(errors.InvalidArgumentError, match="64 bits"):
         fr.PRNGKey(2 ** 64)
+
+
+def test_keys_as_a_scan_carry_match_a_python_loop():
+    def step(key, _):
+        key, sub = fr.split(key)
+        return key, fr.normal(sub, (2,))
+
+    key, ref = fr.PRNGKey(3), []
+    for _ in range(4):
+        key, sub = fr.split(key)
+        ref.append(_np(fr.normal(sub, (2,))))
+    _, ys = fg.lax.scan(step, fr.PRNGKey(3), None, length=4)
+    np.testing.assert_array_equal(_np(ys), np.stack(ref))
+    _, ys = fg.jit(lambda k: fg.lax.scan(step, k, None, length=4))(fr.PRNGKey(3))
+    np.testing.assert_array_equal(_np(ys), np.stack(ref))
