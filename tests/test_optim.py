@@ -1,0 +1,344 @@
+"""funcgrad.optim: every building block and alias against a NumPy reference of its update rule,
+schedules at chosen steps, a jit-compiled training step against eager, convergence, errors."""
+import math
+
+import numpy as np
+import pytest
+
+import funcgrad as fg
+import funcgrad.numpy as fnp
+from funcgrad import optim
+from funcgrad import tree_util as tu
+
+RTOL = 1e-10
+
+
+def _params():
+    rng = np.random.default_rng(0)
+    return {"w": rng.normal(size=(3, 2)), "b": rng.normal(size=(2,)), "s": np.array(0.5)}
+
+
+def _grads(step):
+    rng = np.random.default_rng(100 + step)
+    return {"w": rng.normal(size=(3, 2)), "b": rng.normal(size=(2,)), "s": np.array(rng.normal())}
+
+
+def _np_tree(tree):
+    return tu.tree_map(lambda x: np.asarray(x), tree)
+
+
+# ---------------------------------------------------------------- NumPy references
+# Each reference is (init(params) -> state, step(g, state, p) -> (update, state)) on single leaves.
+
+
+def _ref_sgd(lr, momentum=None, nesterov=False):
+    def step(g, t, p):
+        if momentum is None:
+            return -lr * g, t
+        t = g + momentum * t
+        d = g + momentum * t if nesterov else t
+        return -lr * d, t
+    return (lambda p: np.zeros_like(p)), step
+
+
+def _ref_adam(lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
+    def step(g, s, p):
+        k, m, v = s
+        k += 1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        d = (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps) + wd * p
+        return -lr * d, (k, m, v)
+    return (lambda p: (0, np.zeros_like(p), np.zeros_like(p))), step
+
+
+def _ref_rmsprop(lr, decay=0.9, eps=1e-8, momentum=None):
+    def step(g, s, p):
+        v, t = s
+        v = decay * v + (1 - decay) * g * g
+        d = -lr * g / np.sqrt(v + eps)
+        if momentum is not None:
+            t = d + momentum * t
+            d = t
+        return d, (v, t)
+    return (lambda p: (np.zeros_like(p), np.zeros_like(p))), step
+
+
+def _ref_adagrad(lr, init=0.1, eps=1e-7):
+    def step(g, s, p):
+        s = s + g * g
+        return -lr * g / np.sqrt(s + eps), s
+    return (lambda p: np.full_like(p, init)), step
+
+
+def _ref_clip(delta):
+    return (lambda p: None), (lambda g, s, p: (np.clip(g, -delta, delta), s))
+
+
+def _ref_scale(c):
+    return (lambda p: None), (lambda g, s, p: (c * g, s))
+
+
+def _ref_decay(wd):
+    return (lambda p: None), (lambda g, s, p: (g + wd * p, s))
+
+
+def _ref_sched_lr(schedule):
+    def step(g, k, p):
+        return -schedule(k) * g, k + 1
+    return (lambda p: 0), step
+
+
+def _np_linear(k):
+    return 0.1 + (0.01 - 0.1) * min(k, 4) / 4
+
+
+# name -> (funcgrad transformation, reference)
+LEAFWISE_SPECS = {
+    "sgd": (lambda: optim.sgd(0.1), lambda: _ref_sgd(0.1)),
+    "sgd_momentum": (lambda: optim.sgd(0.1, momentum=0.9), lambda: _ref_sgd(0.1, 0.9)),
+    "sgd_nesterov": (lambda: optim.sgd(0.1, 0.9, nesterov=True),
+                     lambda: _ref_sgd(0.1, 0.9, True)),
+    "sgd_negative_lr": (lambda: optim.sgd(-0.1), lambda: _ref_sgd(-0.1)),
+    "adam": (lambda: optim.adam(0.01), lambda: _ref_adam(0.01)),
+    "adam_b": (lambda: optim.adam(0.05, b1=0.5, b2=0.9, eps=1e-3),
+               lambda: _ref_adam(0.05, 0.5, 0.9, 1e-3)),
+    "adamw": (lambda: optim.adamw(0.01, weight_decay=0.1),
+              lambda: _ref_adam(0.01, wd=0.1)),
+    "rmsprop": (lambda: optim.rmsprop(0.01), lambda: _ref_rmsprop(0.01)),
+    "rmsprop_momentum": (lambda: optim.rmsprop(0.01, momentum=0.9),
+                         lambda: _ref_rmsprop(0.01, momentum=0.9)),
+    "adagrad": (lambda: optim.adagrad(0.1), lambda: _ref_adagrad(0.1)),
+    "clip": (lambda: optim.clip(0.5), lambda: _ref_clip(0.5)),
+    "scale": (lambda: optim.scale(-2.0), lambda: _ref_scale(-2.0)),
+    "add_decayed_weights": (lambda: optim.add_decayed_weights(0.3), lambda: _ref_decay(0.3)),
+    "scheduled_lr": (lambda: optim.sgd(optim.linear_schedule(0.1, 0.01, 4)),
+                     lambda: _ref_sched_lr(_np_linear)),
+}
+
+
+def _run_reference(ref, params, steps):
+    init, step = ref
+    states = {k: init(p) for k, p in params.items()}
+    out = []
+    for i in range(steps):
+        g = _grads(i)
+        upd = {}
+        for k in params:
+            upd[k], states[k] = step(g[k], states[k], params[k])
+        out.append(upd)
+        params = {k: params[k] + upd[k] for k in params}
+    return out
+
+
+def _run_optim(opt, params, steps, jit=False):
+    update = fg.jit(opt.update) if jit else opt.update
+    state = opt.init(params)
+    out = []
+    for i in range(steps):
+        upd, state = update(_grads(i), state, params)
+        out.append(_np_tree(upd))
+        params = _np_tree(optim.apply_updates(params, upd))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(LEAFWISE_SPECS))
+def test_against_numpy_reference(name):
+    make, make_ref = LEAFWISE_SPECS[name]
+    got = _run_optim(make(), _params(), 5)
+    want = _run_reference(make_ref(), _params(), 5)
+    for g, w in zip(got, want):
+        for k in w:
+            np.testing.assert_allclose(g[k], w[k], rtol=RTOL, atol=1e-12, err_msg=f"{name}/{k}")
+
+
+def test_clip_by_global_norm():
+    g = {"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])}
+    assert float(optim.global_norm(g)) == pytest.approx(5.0)
+    opt = optim.clip_by_global_norm(1.0)
+    out, _ = opt.update(g, opt.init(g))
+    assert float(optim.global_norm(out)) == pytest.approx(1.0)
+    np.testing.assert_allclose(np.asarray(out["a"]), [0.6, 0.0])
+    np.testing.assert_allclose(np.asarray(out["b"]), [[0.8]])
+    # Below the threshold, and at zero, updates pass unchanged (no nan from 0/0).
+    small, _ = optim.clip_by_global_norm(10.0).update(g, optim.EmptyState())
+    np.testing.assert_array_equal(np.asarray(small["a"]), g["a"])
+    zero = {"a": np.zeros(2)}
+    out0, _ = optim.clip_by_global_norm(1.0).update(zero, optim.EmptyState())
+    np.testing.assert_array_equal(np.asarray(out0["a"]), 0.0)
+
+
+def test_chain_composes_in_order():
+    g = {"a": np.array([3.0, -4.0])}
+    opt = optim.chain(optim.clip_by_global_norm(1.0), optim.scale(-0.5))
+    state = opt.init(g)
+    assert isinstance(state, tuple) and len(state) == 2
+    out, _ = opt.update(g, state)
+    np.testing.assert_allclose(np.asarray(out["a"]), [-0.3, 0.4])
+
+
+def test_adamw_mask_skips_leaves():
+    params = {"w": np.ones(2), "b": np.ones(2)}
+    grads = {"w": np.zeros(2), "b": np.zeros(2)}
+    for mask in ({"w": True, "b": False}, lambda p: {"w": True, "b": False}):
+        opt = optim.adamw(0.1, weight_decay=0.5, mask=mask)
+        upd, _ = opt.update(grads, opt.init(params), params)
+        np.testing.assert_allclose(np.asarray(upd["w"]), -0.05)
+        np.testing.assert_allclose(np.asarray(upd["b"]), 0.0)
+
+
+def test_state_count_is_int32_and_increments():
+    opt = optim.adam(1e-3)
+    state = opt.init(_params())
+    assert np.asarray(state[0].count).dtype == np.int32
+    for i in range(3):
+        _, state = opt.update(_grads(i), state)
+    assert int(state[0].count) == 3
+
+
+def test_apply_updates_keeps_dtype():
+    params = {"w": np.ones(3, np.float32)}
+    out = optim.apply_updates(params, {"w": np.full(3, 0.25)})
+    assert np.asarray(out["w"]).dtype == np.float32
+    np.testing.assert_allclose(np.asarray(out["w"]), 1.25)
+
+
+# ---------------------------------------------------------------- schedules
+
+SCHEDULE_SPECS = [
+    (optim.constant_schedule(0.3), {0: 0.3, 100: 0.3}),
+    (optim.linear_schedule(1.0, 0.0, 10), {0: 1.0, 5: 0.5, 10: 0.0, 50: 0.0}),
+    (optim.linear_schedule(1.0, 3.0, 4, transition_begin=2), {0: 1.0, 2: 1.0, 4: 2.0, 9: 3.0}),
+    (optim.cosine_decay_schedule(2.0, 10), {0: 2.0, 5: 1.0, 10: 0.0, 20: 0.0}),
+    (optim.cosine_decay_schedule(2.0, 10, alpha=0.1), {5: 2.0 * (0.9 * 0.5 + 0.1), 10: 0.2}),
+    (optim.exponential_decay(1.0, 10, 0.5), {0: 1.0, 5: 0.5 ** 0.5, 20: 0.25}),
+    (optim.exponential_decay(1.0, 10, 0.5, staircase=True), {9: 1.0, 10: 0.5, 25: 0.25}),
+    (optim.exponential_decay(1.0, 10, 0.5, transition_begin=5, end_value=0.3),
+     {3: 1.0, 15: 0.5, 100: 0.3}),
+    (optim.piecewise_constant_schedule(1.0, {10: 0.1, 20: 0.5}),
+     {0: 1.0, 9: 1.0, 10: 0.1, 19: 0.1, 20: 0.05, 99: 0.05}),
+    (optim.join_schedules([optim.constant_schedule(1.0), optim.linear_schedule(2.0, 0.0, 4)],
+                          [5]), {4: 1.0, 5: 2.0, 7: 1.0, 9: 0.0}),
+    (optim.warmup_cosine_decay_schedule(0.0, 1.0, 10, 110, end_value=0.1),
+     {0: 0.0, 5: 0.5, 10: 1.0, 60: 0.55, 110: 0.1, 200: 0.1}),
+]
+
+
+@pytest.mark.parametrize("i", range(len(SCHEDULE_SPECS)))
+def test_schedule_values(i):
+    schedule, expected = SCHEDULE_SPECS[i]
+    for step, want in expected.items():
+        got = float(schedule(np.int32(step)))
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12), (i, step)
+
+
+def test_schedules_under_jit():
+    schedule = optim.warmup_cosine_decay_schedule(0.0, 1.0, 10, 110)
+    jitted = fg.jit(schedule)
+    for step in (0, 3, 10, 47, 110, 150):
+        assert float(jitted(np.int32(step))) == pytest.approx(float(schedule(step)), rel=1e-12)
+
+
+def test_cosine_schedule_formula():
+    s = optim.cosine_decay_schedule(1.0, 7, alpha=0.2, exponent=2.0)
+    for k in range(9):
+        c = 0.5 * (1 + math.cos(math.pi * min(k, 7) / 7))
+        assert float(s(k)) == pytest.approx(0.8 * c ** 2 + 0.2)
+
+
+# ---------------------------------------------------------------- jit and convergence
+
+
+def _least_squares():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(20, 3))
+    x_true = np.array([1.0, -2.0, 0.5])
+    b = a @ x_true + 0.5
+
+    def loss(params):
+        r = fnp.matmul(a, params["x"]) + params["c"] - b
+        return fnp.mean(r * r)
+
+    return loss, {"x": np.zeros(3), "c": np.array(0.0)}, x_true
+
+
+def test_jit_training_step_matches_eager():
+    loss, params, _ = _least_squares()
+    opt = optim.chain(optim.clip_by_global_norm(5.0),
+                      optim.adamw(optim.cosine_decay_schedule(0.1, 20), weight_decay=1e-3))
+
+    def step(params, state):
+        value, grads = fg.value_and_grad(loss)(params)
+        updates, state = opt.update(grads, state, params)
+        return optim.apply_updates(params, updates), state, value
+
+    jstep = fg.jit(step)
+    p_e, s_e = params, opt.init(params)
+    p_j, s_j = params, opt.init(params)
+    for _ in range(6):
+        p_e, s_e, l_e = step(p_e, s_e)
+        p_j, s_j, l_j = jstep(p_j, s_j)
+        np.testing.assert_allclose(float(l_j), float(l_e), rtol=1e-12)
+    for a, b in zip(tu.tree_leaves(p_j) + tu.tree_leaves(s_j),
+                    tu.tree_leaves(p_e) + tu.tree_leaves(s_e)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-15)
+        assert np.asarray(a).dtype == np.asarray(b).dtype
+
+
+CONVERGENCE = {
+    "sgd": lambda: optim.sgd(0.1),
+    "momentum": lambda: optim.sgd(0.05, momentum=0.9),
+    "nesterov": lambda: optim.sgd(0.05, momentum=0.9, nesterov=True),
+    "adam": lambda: optim.adam(0.1),
+    "adamw": lambda: optim.adamw(0.1, weight_decay=1e-6),
+    "rmsprop": lambda: optim.rmsprop(0.02),
+    "adagrad": lambda: optim.adagrad(0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONVERGENCE))
+def test_converges_on_least_squares(name):
+    loss, params, x_true = _least_squares()
+    opt = CONVERGENCE[name]()
+
+    @fg.jit
+    def step(params, state):
+        grads = fg.grad(loss)(params)
+        updates, state = opt.update(grads, state, params)
+        return optim.apply_updates(params, updates), state
+
+    state = opt.init(params)
+    for _ in range(300):
+        params, state = step(params, state)
+    np.testing.assert_allclose(np.asarray(params["x"]), x_true, atol=2e-2)
+    assert float(loss(params)) < 1e-3
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_apply_updates_structure_mismatch_names_both():
+    with pytest.raises(ValueError, match=r"(?s)params:.*'a'.*updates:.*'b'"):
+        optim.apply_updates({"a": np.ones(2)}, {"b": np.ones(2)})
+
+
+def test_update_with_foreign_state():
+    params = _params()
+    sgd_state = optim.sgd(0.1, momentum=0.9).init(params)
+    with pytest.raises(TypeError, match="chain.update expects a tuple of 3 states.*length 2"):
+        optim.adamw(0.1).update(_grads(0), sgd_state, params)
+    with pytest.raises(TypeError, match="scale_by_adam.update got a state of type TraceState"):
+        optim.adam(0.1).update(_grads(0), sgd_state, params)
+
+
+def test_add_decayed_weights_needs_params():
+    opt = optim.add_decayed_weights(0.1)
+    with pytest.raises(ValueError, match="needs params"):
+        opt.update({"a": np.ones(1)}, opt.init(None))
+
+
+def test_docstring_examples():
+    import doctest
+    result = doctest.testmod(optim, extraglobs={"np": np},
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted > 20
