@@ -53,11 +53,13 @@ __all__ = [
     "scale_by_adam",
     "scale_by_rms",
     "scale_by_rss",
+    "scale_by_trust_ratio",
     "sgd",
     "adam",
     "adamw",
     "rmsprop",
     "adagrad",
+    "lamb",
     "constant_schedule",
     "linear_schedule",
     "cosine_decay_schedule",
@@ -456,6 +458,37 @@ def scale_by_rss(initial_accumulator_value: float = 0.1,
     return GradientTransformation(init, update)
 
 
+def scale_by_trust_ratio() -> GradientTransformation:
+    """Scales each leaf's update by ``||param|| / ||update||`` (the layer-wise trust ratio of LAMB).
+
+    Leaves where either norm is zero keep their update unchanged. Norms are L2 norms of
+    whole leaves.
+
+    Example:
+        >>> opt = chain(scale_by_adam(), scale_by_trust_ratio(), scale_by_learning_rate(1e-3))
+    """
+
+    def init(params):
+        return EmptyState()
+
+    def update(updates, state, params=None):
+        _check_state(state, EmptyState, "scale_by_trust_ratio")
+        if params is None:
+            raise ValueError(
+                "scale_by_trust_ratio needs params: call update(updates, state, params).")
+
+        def step(u, p):
+            p_norm = fnp.sqrt(fnp.sum(fnp.square(fnp.asarray(p))))
+            u_norm = fnp.sqrt(fnp.sum(fnp.square(u)))
+            degenerate = (p_norm == 0) | (u_norm == 0)
+            ratio = fnp.where(degenerate, 1.0, p_norm / fnp.where(degenerate, 1.0, u_norm))
+            return _times(u, ratio)
+
+        return tu.tree_map(step, updates, params), state
+
+    return GradientTransformation(init, update)
+
+
 # ----------------------------------------------------------------------------- aliases
 
 
@@ -528,6 +561,24 @@ def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 
         >>> opt = adagrad(0.1)
     """
     return chain(scale_by_rss(initial_accumulator_value, eps),
+                 scale_by_learning_rate(learning_rate))
+
+
+def lamb(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
+         eps: float = 1e-6, eps_root: float = 0.0, weight_decay: float = 0.0,
+         mask=None) -> GradientTransformation:
+    """LAMB: the AdamW direction, rescaled per leaf by the trust ratio, then by ``-lr``.
+
+    Returns:
+        ``chain(scale_by_adam, add_decayed_weights, scale_by_trust_ratio,
+        scale_by_learning_rate)``.
+
+    Example:
+        >>> opt = lamb(1e-3, weight_decay=1e-2)
+    """
+    return chain(scale_by_adam(b1, b2, eps, eps_root),
+                 add_decayed_weights(weight_decay, mask),
+                 scale_by_trust_ratio(),
                  scale_by_learning_rate(learning_rate))
 
 

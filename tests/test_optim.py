@@ -52,6 +52,17 @@ def _ref_adam(lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
     return (lambda p: (0, np.zeros_like(p), np.zeros_like(p))), step
 
 
+def _ref_lamb(lr, b1=0.9, b2=0.999, eps=1e-6, wd=0.0):
+    def step(g, s, p):
+        k, m, v = s
+        k += 1
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        d = (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps) + wd * p
+        return -lr * np.linalg.norm(p) / np.linalg.norm(d) * d, (k, m, v)
+    return (lambda p: (0, np.zeros_like(p), np.zeros_like(p))), step
+
+
 def _ref_rmsprop(lr, decay=0.9, eps=1e-8, momentum=None):
     def step(g, s, p):
         v, t = s
@@ -105,6 +116,7 @@ LEAFWISE_SPECS = {
                lambda: _ref_adam(0.05, 0.5, 0.9, 1e-3)),
     "adamw": (lambda: optim.adamw(0.01, weight_decay=0.1),
               lambda: _ref_adam(0.01, wd=0.1)),
+    "lamb": (lambda: optim.lamb(0.01, weight_decay=0.1), lambda: _ref_lamb(0.01, wd=0.1)),
     "rmsprop": (lambda: optim.rmsprop(0.01), lambda: _ref_rmsprop(0.01)),
     "rmsprop_momentum": (lambda: optim.rmsprop(0.01, momentum=0.9),
                          lambda: _ref_rmsprop(0.01, momentum=0.9)),
@@ -203,6 +215,40 @@ def test_apply_updates_keeps_dtype():
     np.testing.assert_allclose(np.asarray(out["w"]), 1.25)
 
 
+FLOAT32_OPTS = {
+    "sgd": lambda: optim.sgd(optim.exponential_decay(0.1, 5, 0.5), momentum=0.9),
+    "adamw": lambda: optim.adamw(0.1, weight_decay=0.1),
+    "lamb": lambda: optim.lamb(0.1, weight_decay=0.1),
+    "rmsprop": lambda: optim.rmsprop(0.1, momentum=0.5),
+    "adagrad": lambda: optim.adagrad(0.1),
+    "clip": lambda: optim.chain(optim.clip_by_global_norm(0.1), optim.clip(0.01)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT32_OPTS))
+def test_float32_params_stay_float32_under_jit(name):
+    opt = FLOAT32_OPTS[name]()
+    params = tu.tree_map(lambda x: np.asarray(x, np.float32), _params())
+    grads = tu.tree_map(lambda x: np.asarray(x, np.float32), _grads(0))
+    update = fg.jit(opt.update)
+    state = opt.init(params)
+    for _ in range(2):
+        updates, state = update(grads, state, params)
+        params = optim.apply_updates(params, updates)
+    for leaf in tu.tree_leaves((updates, params)):
+        assert np.asarray(leaf).dtype == np.float32, name
+    for leaf in tu.tree_leaves(state):
+        assert np.asarray(leaf).dtype in (np.float32, np.int32), name
+
+
+def test_trust_ratio_leaves_zero_norm_leaves_alone():
+    opt = optim.scale_by_trust_ratio()
+    upd, _ = opt.update({"a": np.array([3.0, 4.0]), "z": np.array([1.0])}, opt.init(None),
+                        {"a": np.array([0.0, 10.0]), "z": np.array([0.0])})
+    np.testing.assert_allclose(np.asarray(upd["a"]), [6.0, 8.0])
+    np.testing.assert_allclose(np.asarray(upd["z"]), [1.0])
+
+
 # ---------------------------------------------------------------- schedules
 
 SCHEDULE_SPECS = [
@@ -293,6 +339,7 @@ CONVERGENCE = {
     "adamw": lambda: optim.adamw(0.1, weight_decay=1e-6),
     "rmsprop": lambda: optim.rmsprop(0.02),
     "adagrad": lambda: optim.adagrad(0.5),
+    "clipped_adam": lambda: optim.chain(optim.clip_by_global_norm(1.0), optim.adam(0.1)),
 }
 
 
