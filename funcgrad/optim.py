@@ -415,9 +415,15 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
     return GradientTransformation(init, update)
 
 
-def scale_by_rms(decay: float = 0.9, eps: float = 1e-8,
-                 initial_scale: float = 0.0) -> GradientTransformation:
+def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0.0,
+                 eps_in_sqrt: bool = True) -> GradientTransformation:
     """Divides updates by the root of a running mean of their squares: ``g / sqrt(v + eps)``.
+
+    Args:
+        decay: the decay of the running mean ``v = decay * v + (1 - decay) * g**2``.
+        eps: added to ``v`` under the root, or to the root itself if ``eps_in_sqrt`` is False.
+        initial_scale: the initial value of ``v``.
+        eps_in_sqrt: where ``eps`` goes (see above).
 
     Example:
         >>> opt = chain(scale_by_rms(), scale_by_learning_rate(1e-3))
@@ -429,7 +435,10 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8,
     def update(updates, state, params=None):
         _check_state(state, ScaleByRmsState, "scale_by_rms")
         nu = tu.tree_map(lambda g, v: decay * v + (1 - decay) * g * g, updates, state.nu)
-        updates = tu.tree_map(lambda g, v: g / fnp.sqrt(v + eps), updates, nu)
+        if eps_in_sqrt:
+            updates = tu.tree_map(lambda g, v: g / fnp.sqrt(v + eps), updates, nu)
+        else:
+            updates = tu.tree_map(lambda g, v: g / (fnp.sqrt(v) + eps), updates, nu)
         return updates, ScaleByRmsState(nu=nu)
 
     return GradientTransformation(init, update)
@@ -541,14 +550,14 @@ def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
 
 
 def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e-8,
-            initial_scale: float = 0.0, momentum: float | None = None,
+            initial_scale: float = 0.0, eps_in_sqrt: bool = True, momentum: float | None = None,
             nesterov: bool = False) -> GradientTransformation:
     """RMSProp: ``chain(scale_by_rms, scale_by_learning_rate, trace(momentum))``.
 
     Example:
         >>> opt = rmsprop(1e-3, momentum=0.9)
     """
-    return chain(scale_by_rms(decay, eps, initial_scale),
+    return chain(scale_by_rms(decay, eps, initial_scale, eps_in_sqrt),
                  scale_by_learning_rate(learning_rate),
                  trace(momentum, nesterov) if momentum is not None else identity())
 

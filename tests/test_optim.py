@@ -63,16 +63,16 @@ def _ref_lamb(lr, b1=0.9, b2=0.999, eps=1e-6, wd=0.0):
     return (lambda p: (0, np.zeros_like(p), np.zeros_like(p))), step
 
 
-def _ref_rmsprop(lr, decay=0.9, eps=1e-8, momentum=None):
+def _ref_rmsprop(lr, decay=0.9, eps=1e-8, momentum=None, eps_in_sqrt=True, v0=0.0):
     def step(g, s, p):
         v, t = s
         v = decay * v + (1 - decay) * g * g
-        d = -lr * g / np.sqrt(v + eps)
+        d = -lr * g / (np.sqrt(v + eps) if eps_in_sqrt else np.sqrt(v) + eps)
         if momentum is not None:
             t = d + momentum * t
             d = t
         return d, (v, t)
-    return (lambda p: (np.zeros_like(p), np.zeros_like(p))), step
+    return (lambda p: (np.full_like(p, v0), np.zeros_like(p))), step
 
 
 def _ref_adagrad(lr, init=0.1, eps=1e-7):
@@ -120,6 +120,9 @@ LEAFWISE_SPECS = {
     "rmsprop": (lambda: optim.rmsprop(0.01), lambda: _ref_rmsprop(0.01)),
     "rmsprop_momentum": (lambda: optim.rmsprop(0.01, momentum=0.9),
                          lambda: _ref_rmsprop(0.01, momentum=0.9)),
+    "rmsprop_eps_outside": (lambda: optim.rmsprop(0.01, eps=0.1, initial_scale=1.0,
+                                                  eps_in_sqrt=False),
+                            lambda: _ref_rmsprop(0.01, eps=0.1, eps_in_sqrt=False, v0=1.0)),
     "adagrad": (lambda: optim.adagrad(0.1), lambda: _ref_adagrad(0.1)),
     "clip": (lambda: optim.clip(0.5), lambda: _ref_clip(0.5)),
     "scale": (lambda: optim.scale(-2.0), lambda: _ref_scale(-2.0)),
