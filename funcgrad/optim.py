@@ -28,6 +28,8 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 import funcgrad.numpy as fnp
 from funcgrad import tree_util as tu
 
@@ -137,6 +139,22 @@ def _check_state(state, cls, who):
             f"{who}.update got a state of type {type(state).__name__}, but expects "
             f"{cls.__name__}. Pass the state returned by this transformation's own init "
             f"(or by the previous call to its update).")
+
+
+def _check_tree(updates, state_tree, who):
+    u_tree = tu.tree_structure(updates)
+    s_tree = tu.tree_structure(state_tree)
+    if u_tree != s_tree:
+        raise ValueError(
+            f"{who}.update: the updates do not have the structure of the params the state "
+            f"was built for.\n  updates: {u_tree}\n  state:   {s_tree}\n"
+            "Call init with params of the same structure as the gradients.")
+
+
+def _increment(count):
+    # Saturate rather than wrap to a negative step count after 2**31 - 1 updates.
+    count = fnp.asarray(count)
+    return count + (count < np.iinfo(np.int32).max).astype(count.dtype)
 
 
 def _leaf_dtype(x):
@@ -273,7 +291,7 @@ def scale_by_schedule(step_size_fn: Schedule) -> GradientTransformation:
         _check_state(state, ScaleByScheduleState, "scale_by_schedule")
         step = step_size_fn(state.count)
         updates = tu.tree_map(lambda u: _times(u, step), updates)
-        return updates, ScaleByScheduleState(count=state.count + 1)
+        return updates, ScaleByScheduleState(count=_increment(state.count))
 
     return GradientTransformation(init, update)
 
@@ -373,6 +391,7 @@ def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
 
     def update(updates, state, params=None):
         _check_state(state, TraceState, "trace")
+        _check_tree(updates, state.trace, "trace")
         new_trace = tu.tree_map(lambda g, t: g + decay * t, updates, state.trace)
         if nesterov:
             updates = tu.tree_map(lambda g, t: g + decay * t, updates, new_trace)
@@ -400,9 +419,10 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
 
     def update(updates, state, params=None):
         _check_state(state, ScaleByAdamState, "scale_by_adam")
+        _check_tree(updates, state.mu, "scale_by_adam")
         mu = tu.tree_map(lambda g, m: b1 * m + (1 - b1) * g, updates, state.mu)
         nu = tu.tree_map(lambda g, v: b2 * v + (1 - b2) * g * g, updates, state.nu)
-        count = state.count + 1
+        count = _increment(state.count)
 
         def step(m, v):
             k = count.astype(m.dtype)
@@ -434,6 +454,7 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0
 
     def update(updates, state, params=None):
         _check_state(state, ScaleByRmsState, "scale_by_rms")
+        _check_tree(updates, state.nu, "scale_by_rms")
         nu = tu.tree_map(lambda g, v: decay * v + (1 - decay) * g * g, updates, state.nu)
         if eps_in_sqrt:
             updates = tu.tree_map(lambda g, v: g / fnp.sqrt(v + eps), updates, nu)
@@ -456,6 +477,7 @@ def scale_by_rss(initial_accumulator_value: float = 0.1,
 
     def update(updates, state, params=None):
         _check_state(state, ScaleByRssState, "scale_by_rss")
+        _check_tree(updates, state.sum_of_squares, "scale_by_rss")
         ss = tu.tree_map(lambda g, s: s + g * g, updates, state.sum_of_squares)
 
         def step(g, s):

@@ -381,6 +381,20 @@ def test_update_with_foreign_state():
         optim.adam(0.1).update(_grads(0), sgd_state, params)
 
 
+def test_update_with_state_for_other_params():
+    opt = optim.adam(0.1)
+    state = opt.init({"a": np.ones(2)})
+    with pytest.raises(ValueError, match=r"(?s)scale_by_adam.update.*updates:.*'b'.*state:.*'a'"):
+        opt.update({"b": np.ones(2)}, state)
+
+
+def test_step_count_saturates():
+    opt = optim.scale_by_schedule(optim.constant_schedule(1.0))
+    top = np.int32(np.iinfo(np.int32).max)
+    _, state = opt.update({"a": np.ones(1)}, optim.ScaleByScheduleState(count=top))
+    assert int(state.count) == top
+
+
 def test_add_decayed_weights_needs_params():
     opt = optim.add_decayed_weights(0.1)
     with pytest.raises(ValueError, match="needs params"):
