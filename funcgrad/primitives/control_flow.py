@@ -117,60 +117,12 @@ def _zeros(aval):
     return _ad.zeros_like_aval(aval)
 
 
-@functools.lru_cache(maxsize=1024)
 def _jvp_jaxpr(jaxpr, nonzeros: tuple, instantiate: tuple):
-    """``(primals, nonzero tangents) -> (primal outs, kept tangent outs)``; an output tangent
-    is kept when it is nonzero or ``instantiate`` asks for it. Returns (jaxpr, consts, kept)."""
-    n = len(jaxpr.invars)
-    kept = []
-
-    def f(*xs):
-        ps, ts = xs[:n], iter(xs[n:])
-        full = [next(ts) if z else Zero(v.aval.to_tangent_aval())
-                for v, z in zip(jaxpr.invars, nonzeros)]
-        outs, t_out = _ad.jvp_flat(_eval(jaxpr), list(ps), full, "jvp(control flow)")
-        kept[:] = [type(t) is not Zero or i for t, i in zip(t_out, instantiate)]
-        return [*outs, *[_ad.instantiate(t) for t, k in zip(t_out, kept) if k]]
-    avals = [v.aval for v in jaxpr.invars]
-    avals += [v.aval.to_tangent_aval() for v, z in zip(jaxpr.invars, nonzeros) if z]
-    new, consts = trace_to_open_jaxpr(f, avals, "jvp(control flow)")
-    return new, tuple(consts), tuple(kept)
+    return _ad.jvp_jaxpr(jaxpr, nonzeros, instantiate, "jvp(control flow)")
 
 
-@functools.lru_cache(maxsize=1024)
 def _pe_jaxpr(jaxpr, unknown_in: tuple, instantiate: tuple):
-    """Splits ``jaxpr`` by which inputs are unknown (under a nested partial-evaluation trace,
-    so that inner higher-order equations split by their own rules).
-
-    Returns ``(known, known_consts, unknown, unknown_out, res_avals)``: ``known`` (its consts
-    leading) maps the known inputs to the known outputs then the residuals; ``unknown`` maps
-    the residuals then the unknown inputs to the unknown outputs. An output is unknown when it
-    depends on an unknown input or ``instantiate`` asks for it.
-    """
-    found = {}
-
-    def known_fn(*known_vals):
-        trace = _pe.PartialEvalTrace(core.current_trace(), "partial_eval(control flow)")
-        try:
-            it = iter(known_vals)
-            ins = [trace.new_arg(v.aval) if u else next(it)
-                   for v, u in zip(jaxpr.invars, unknown_in)]
-            with core.set_current_trace(trace):
-                outs = core.eval_jaxpr(jaxpr, (), *ins)
-            unknown_out = [trace.is_unknown(o) or i for o, i in zip(outs, instantiate)]
-            closed = _pe.dce_closed_jaxpr(trace.to_closed_jaxpr(_pick(outs, unknown_out)))
-        finally:
-            trace.invalidate()
-        j = closed.jaxpr
-        found["unknown"] = core.Jaxpr((), (*j.constvars, *j.invars), j.eqns, j.outvars)
-        found["unknown_out"] = tuple(unknown_out)
-        found["res_avals"] = tuple(core.get_aval(c) for c in closed.consts)
-        return [*_pick(outs, unknown_out, False), *closed.consts]
-
-    avals = [v.aval for v, u in zip(jaxpr.invars, unknown_in) if not u]
-    known, known_consts = trace_to_open_jaxpr(known_fn, avals, "partial_eval(control flow)")
-    return (known, tuple(known_consts), found["unknown"], found["unknown_out"],
-            found["res_avals"])
+    return _pe.partial_eval_jaxpr(jaxpr, unknown_in, instantiate, "partial_eval(control flow)")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -97,82 +97,24 @@ def _bind_jit(args, jaxpr, name, backend):
     return jit_p.bind(*args, jaxpr=jaxpr, name=name, backend=backend)
 
 
-def _staged(f, avals, name):
-    """Traces ``f`` (a flat function) to an open jaxpr; returns ``(jaxpr, consts)``."""
-    jaxpr, consts = trace_to_open_jaxpr(f, avals, name)
-    return jaxpr, consts
-
-
-@functools.lru_cache(maxsize=512)
-def _jvp_jaxpr(jaxpr, nonzeros: tuple, name):
-    """The jaxpr of ``(primals, nonzero tangents) -> (primal outs, tangent outs)``, with the
-    output tangents that are symbolically zero reported (they are not outputs)."""
-    n = len(jaxpr.invars)
-    zero_out = []
-
-    def f(*xs):
-        ps, ts = xs[:n], iter(xs[n:])
-        full_t = [next(ts) if z else _ad.Zero.from_primal(p) for p, z in zip(ps, nonzeros)]
-        out, t_out = _ad.jvp_flat(lambda *a: core.eval_jaxpr(jaxpr, (), *a), list(ps), full_t,
-                                  f"jvp({name})")
-        zero_out[:] = [type(t) is _ad.Zero for t in t_out]
-        return [*out, *[t for t in t_out if type(t) is not _ad.Zero]]
-    avals = [v.aval for v in jaxpr.invars]
-    avals += [v.aval.to_tangent_aval() for v, z in zip(jaxpr.invars, nonzeros) if z]
-    new, consts = _staged(f, avals, f"jvp({name})")
-    return new, tuple(consts), tuple(zero_out)
-
-
 def _jit_jvp(primals, tangents, *, jaxpr, name, backend):
     nonzeros = tuple(type(t) is not _ad.Zero for t in tangents)
-    new, consts, zero_out = _jvp_jaxpr(jaxpr, nonzeros, name)
+    new, consts, kept = _ad.jvp_jaxpr(jaxpr, nonzeros, (False,) * len(jaxpr.outvars),
+                                      f"jvp({name})")
     nz_t = [t for t in tangents if type(t) is not _ad.Zero]
     outs = _bind_jit([*consts, *primals, *nz_t], new, name, backend)
     m = len(jaxpr.outvars)
     it = iter(outs[m:])
-    t_out = [_ad.Zero(v.aval.to_tangent_aval()) if z else next(it)
-             for v, z in zip(jaxpr.outvars, zero_out)]
+    t_out = [next(it) if k else _ad.Zero(v.aval.to_tangent_aval())
+             for v, k in zip(jaxpr.outvars, kept)]
     return outs[:m], t_out
-
-
-@functools.lru_cache(maxsize=512)
-def _partial_eval_jaxpr(jaxpr, unknown_in: tuple, name):
-    """Splits ``jaxpr`` by which inputs are known, by running it under a partial-evaluation
-    trace (so that higher-order equations split by their own rules).
-
-    Returns ``(known, known_consts, unknown, unknown_out)``: ``known`` (with ``known_consts``
-    as its leading inputs) maps the known inputs to the known outputs followed by the
-    residuals; ``unknown`` maps the residuals, then the unknown inputs, to the unknown outputs.
-    """
-    found = {}
-
-    def known_fn(*known_vals):
-        trace = _pe.PartialEvalTrace(core.current_trace(), f"partial_eval({name})")
-        try:
-            it = iter(known_vals)
-            ins = [trace.new_arg(v.aval) if u else next(it)
-                   for v, u in zip(jaxpr.invars, unknown_in)]
-            with core.set_current_trace(trace):
-                outs = core.eval_jaxpr(jaxpr, (), *ins)
-            unknown_out = [trace.is_unknown(o) for o in outs]
-            closed = _pe.dce_closed_jaxpr(trace.to_closed_jaxpr(
-                [o for o, u in zip(outs, unknown_out) if u]))
-        finally:
-            trace.invalidate()
-        j = closed.jaxpr
-        found["unknown"] = core.Jaxpr((), (*j.constvars, *j.invars), j.eqns, j.outvars)
-        found["unknown_out"] = tuple(unknown_out)
-        return [*[o for o, u in zip(outs, unknown_out) if not u], *closed.consts]
-
-    avals = [v.aval for v, u in zip(jaxpr.invars, unknown_in) if not u]
-    known, known_consts = trace_to_open_jaxpr(known_fn, avals, f"partial_eval({name})")
-    return known, tuple(known_consts), found["unknown"], found["unknown_out"]
 
 
 def _jit_partial_eval(trace, args, params):
     jaxpr, name, backend = params["jaxpr"], params["name"], params["backend"]
     unknown_in = tuple(trace.is_unknown(a) for a in args)
-    known, known_consts, unk, unknown_out = _partial_eval_jaxpr(jaxpr, unknown_in, name)
+    known, known_consts, unk, unknown_out, _ = _pe.partial_eval_jaxpr(
+        jaxpr, unknown_in, (False,) * len(jaxpr.outvars), f"partial_eval({name})")
     known_args = [*known_consts, *[a for a, u in zip(args, unknown_in) if not u]]
     with core.set_current_trace(trace.parent):
         if known.eqns:
@@ -213,7 +155,7 @@ def _transpose_jaxpr(jaxpr, undefined: tuple, ct_zero: tuple, name):
         return [ct for ct in lin if not (ct is None or type(ct) is _ad.Zero)]
     avals = [v.aval for v, u in zip(jaxpr.invars, undefined) if not u]
     avals += [v.aval.to_tangent_aval() for v, z in zip(jaxpr.outvars, ct_zero) if not z]
-    new, consts = _staged(f, avals, f"transpose({name})")
+    new, consts = trace_to_open_jaxpr(f, avals, f"transpose({name})")
     return new, tuple(consts), tuple(zero_in)
 
 
@@ -240,7 +182,7 @@ def _vmap_jaxpr(jaxpr, dims: tuple, size: int, name):
     def f(*xs):
         return _vm.vmap_flat(lambda *a: core.eval_jaxpr(jaxpr, (), *a), xs, list(dims), size,
                              lambda n: [0] * n, f"vmap({name})")
-    new, consts = _staged(f, avals, f"vmap({name})")
+    new, consts = trace_to_open_jaxpr(f, avals, f"vmap({name})")
     return new, tuple(consts)
 
 

@@ -7,6 +7,7 @@ transforms (this is how grad-of-grad and linearize work).
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -179,3 +180,29 @@ def jvp_flat(flat_fun, primals, tangents, transform_name="jvp"):
 
 rules[add_any_p] = lambda primals, tangents: (add_any_p.bind(*primals),
                                                add_tangents(*tangents))
+
+
+@functools.lru_cache(maxsize=1024)
+def jvp_jaxpr(jaxpr: core.Jaxpr, nonzeros: tuple, instantiate_out: tuple, name: str):
+    """The JVP of an open ``jaxpr`` as a jaxpr, for higher-order primitives (jit, cond, scan).
+
+    It maps ``(primals, nonzero tangents)`` (``nonzeros`` marks which inputs have one) to
+    ``(primal outputs, kept tangent outputs)``; an output's tangent is kept when it is not
+    symbolically zero or ``instantiate_out`` asks for it. Returns ``(jaxpr, consts, kept)``, the
+    consts being the new jaxpr's leading inputs. Memoised on the jaxpr object.
+    """
+    from funcgrad.transforms.staging import trace_to_open_jaxpr
+    n = len(jaxpr.invars)
+    kept = []
+
+    def f(*xs):
+        ps, ts = xs[:n], iter(xs[n:])
+        full = [next(ts) if z else Zero(v.aval.to_tangent_aval())
+                for v, z in zip(jaxpr.invars, nonzeros)]
+        outs, t_out = jvp_flat(lambda *a: core.eval_jaxpr(jaxpr, (), *a), list(ps), full, name)
+        kept[:] = [type(t) is not Zero or i for t, i in zip(t_out, instantiate_out)]
+        return [*outs, *[instantiate(t) for t, k in zip(t_out, kept) if k]]
+    avals = [v.aval for v in jaxpr.invars]
+    avals += [v.aval.to_tangent_aval() for v, z in zip(jaxpr.invars, nonzeros) if z]
+    new, consts = trace_to_open_jaxpr(f, avals, name)
+    return new, tuple(consts), tuple(kept)
