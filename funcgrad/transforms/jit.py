@@ -576,12 +576,17 @@ class Jitted:
     # -- running
 
     def _run(self, traced: Traced, dyn):
+        """Runs ``traced`` on the dynamic leaves: at the bottom of the trace stack the driver is
+        called directly (leaves converted to NumPy of their avals' dtypes); under a
+        transformation the ``jit`` primitive is bound."""
         if core.current_trace() is core._EVAL_TRACE and not traced.has_tracer_consts:
-            vals = [x._value if type(x) is Array else x for x in dyn]
-            for i, (v, a) in enumerate(zip(vals, traced.in_avals)):
-                if type(v) is not np.ndarray or v.dtype != a.dtype:
-                    vals[i] = np.asarray(core.to_numpy(v), dtype=a.dtype)
-            outs = traced.executable().run(*traced.const_values, *vals)
+            vals = [x._value if type(x) is Array else
+                    x if type(x) is np.ndarray and x.dtype == a.dtype else np.asarray(x, a.dtype)
+                    for x, a in zip(dyn, traced.in_avals)]
+            run = traced.run or traced.executable().run
+            outs = run(*traced.const_values, *vals)
+            if traced.single_out:
+                return Array(outs[0], traced.out_weak[0])
             flat = [Array(o, w) for o, w in zip(outs, traced.out_weak)]
         else:
             flat = jit_p.bind(*traced.consts, *dyn, jaxpr=traced.jaxpr, name=traced.name,
@@ -613,16 +618,7 @@ class Jitted:
                     self._fast.pop(next(iter(self._fast)))
             return self._run(traced, dyn)
         self._hits += 1
-        if core.current_trace() is not core._EVAL_TRACE:
-            return self._run(traced, list(args))
-        vals = [a._value if type(a) is Array else a if type(a) is np.ndarray
-                else np.asarray(a, aval.dtype) for a, aval in zip(args, traced.in_avals)]
-        run = traced.run or traced.executable().run
-        outs = run(*traced.const_values, *vals)
-        if traced.single_out:
-            return Array(outs[0], traced.out_weak[0])
-        return tree_util.tree_unflatten(traced.out_tree,
-                                        [Array(o, w) for o, w in zip(outs, traced.out_weak)])
+        return self._run(traced, args)
 
     def lower(self, *args, **kwargs) -> Lowered:
         """Traces (or finds in the cache) the function for these arguments."""
