@@ -105,6 +105,14 @@ def default_tolerance(dtype):
     return {F32: (2e-5, 1e-5), F64: (1e-11, 1e-12)}.get(np.dtype(dtype), (0, 0))
 
 
+def spec_tolerance(spec: Spec, dtype):
+    """``(rtol, atol)`` for a result of ``dtype``: the spec's own where it sets them, else the
+    dtype's default."""
+    rtol0, atol0 = default_tolerance(dtype)
+    return (spec.rtol if spec.rtol is not None else rtol0,
+            spec.atol if spec.atol is not None else atol0)
+
+
 def args_strategy(spec: Spec):
     """Draws ``(args, kwargs)`` for a spec."""
     def build(draw):
@@ -150,9 +158,7 @@ def check_spec(spec: Spec, args, kwargs):
     in_dtypes = [np.asarray(a).dtype for a in args]
     for o, r in zip(outs, refs):
         # Tolerances follow the result's precision (an int input to sin gives float32).
-        rtol0, atol0 = default_tolerance(o.dtype if isinstance(o, fg.Array) else F32)
-        rtol = spec.rtol if spec.rtol is not None else rtol0
-        atol = spec.atol if spec.atol is not None else atol0
+        rtol, atol = spec_tolerance(spec, o.dtype if isinstance(o, fg.Array) else F32)
         assert isinstance(o, fg.Array), f"{spec.name} returned {type(o)}, not a funcgrad Array"
         if spec.expected_dtype is not None:
             want = np.dtype(spec.expected_dtype(*in_dtypes))
@@ -185,9 +191,7 @@ def check_jit_matches_eager(spec: Spec, args, kwargs, outs):
     got = got if isinstance(got, (tuple, list)) else (got,)
     for g, o in zip(got, outs):
         assert g.dtype == o.dtype and g.shape == o.shape, (spec.name, g.aval, o.aval)
-        rtol0, atol0 = default_tolerance(o.dtype)
-        rtol = spec.rtol if spec.rtol is not None else rtol0
-        atol = spec.atol if spec.atol is not None else atol0
+        rtol, atol = spec_tolerance(spec, o.dtype)
         assert_close(g, o, rtol, atol, err_msg=f"{spec.name} jit vs eager")
 
 

@@ -52,12 +52,12 @@ def _promote(op, *args, names=None):
 def _scalar_for(x, aval):
     """The Python scalar ``x`` as a weak 0-d array of ``aval``'s dtype, where JAX's promotion
     keeps that dtype (a float array with an int or float; an int array with an int); else
-    None. Eager only: the result is broadcast as a NumPy view."""
+    None. Eager only: the result is broadcast as a NumPy view (``broadcast_to_shape``)."""
     kind = aval.dtype.kind
     t = type(x)
     if (kind == "f" and (t is float or t is int)) or (kind in "iu" and t is int):
         v = core.scalar_to_numpy(x, aval.dtype)  # range-checked for ints
-        return Array(np.broadcast_to(v, aval.shape), weak_type=aval.weak_type)
+        return broadcast_to_shape(Array(v, weak_type=aval.weak_type), aval.shape)
     return None
 
 
