@@ -6,19 +6,15 @@ nothing here may depend on an axis length.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import math
 import os
 
 import numpy as np
 
 from funcgrad import core
 from funcgrad.lowering import fusion
-
-try:  # the per-primitive scalar templates (written alongside this package)
-    from funcgrad.lowering import scalar as _scalar
-except ImportError:  # pragma: no cover - only while scalar.py does not exist yet
-    _scalar = None
+from funcgrad.lowering import scalar as _scalar
 
 # Bump when the shape of generated code changes (it is part of every disk-cache key).
 CODEGEN_VERSION = "1"
@@ -51,79 +47,28 @@ class SourceWriter:
 def literal(value, dtype) -> str:
     """A Numba expression for ``value`` of exactly ``dtype`` (never a bare float, which would
     promote float32 arithmetic to float64)."""
-    dt = np.dtype(dtype)
-    if _scalar is not None and hasattr(_scalar, "literal"):
-        return _scalar.literal(value, dt)
-    return _own_literal(value, dt)
-
-
-def _own_literal(value, dt) -> str:
-    if dt == np.bool_:
-        return "True" if bool(value) else "False"
-    if dt.kind == "f":
-        v = float(value)
-        text = "np.nan" if math.isnan(v) else (("-" if v < 0 else "") + "np.inf") \
-            if math.isinf(v) else repr(v)
-        return f"np.{dt.name}({text})"
-    return f"np.{dt.name}({int(value)})"
-
-
-def has_rule(prim) -> bool:
-    if _scalar is not None:
-        return _scalar.has_rule(prim)
-    return prim.name in _FALLBACK
-
-
-def _vmath_available() -> bool:
-    global _HAS_VMATH
-    if _HAS_VMATH is None:
-        import importlib.util
-        _HAS_VMATH = importlib.util.find_spec("funcgrad.lowering.vmath") is not None
-    return _HAS_VMATH
-
-
-_HAS_VMATH = None
+    return _scalar.literal(value, np.dtype(dtype))
 
 
 def can_fuse(eqn) -> bool:
     """Whether an elementwise equation has a scalar template for its dtypes (else it runs as a
     library step through its NumPy impl)."""
-    if not has_rule(eqn.prim):
+    if not _scalar.has_rule(eqn.prim):
         return False
-    if _scalar is None:
-        return True
-    in_avals = [a.aval for a in eqn.invars]
-    out_aval = eqn.outvars[0].aval
-    if not _scalar.supports(eqn.prim, in_avals, out_aval):
-        return False
-    if not _vmath_available():
-        try:
-            expr = _scalar.emit(eqn.prim, eqn.params, ["x"] * len(in_avals), in_avals, out_aval)
-        except NotImplementedError:
-            return False
-        return "vmath." not in expr
-    return True
+    return _scalar.supports(eqn.prim, [a.aval for a in eqn.invars], eqn.outvars[0].aval)
 
 
 def emit(eqn, args: list[str]) -> str:
     """The scalar expression of an elementwise equation over operand expressions ``args``."""
-    in_avals = [a.aval for a in eqn.invars]
-    out_aval = eqn.outvars[0].aval
-    if _scalar is not None:
-        return _scalar.emit(eqn.prim, eqn.params, args, in_avals, out_aval)
-    return _FALLBACK[eqn.prim.name](args, out_aval.dtype, eqn.params)
+    return _scalar.emit(eqn.prim, eqn.params, args, [a.aval for a in eqn.invars],
+                        eqn.outvars[0].aval)
 
 
 def imports() -> list[str]:
-    if _scalar is None:
-        return ["import math", "import numpy as np"]
-    imp = _scalar.IMPORTS
-    lines = imp.splitlines() if isinstance(imp, str) else list(imp)
-    if not _vmath_available():
-        lines = [ln for ln in lines if "vmath" not in ln]
-    return lines
+    return _scalar.IMPORTS.splitlines()
 
 
+@functools.cache
 def library_versions() -> str:
     """Versions of everything a kernel's machine code depends on beyond its own source (Numba's
     cache does not notice changes in imported njit functions)."""
@@ -132,33 +77,14 @@ def library_versions() -> str:
     import funcgrad
     parts = [f"funcgrad={funcgrad.__version__}", f"numba={numba.__version__}",
              f"codegen={CODEGEN_VERSION}"]
-    if _scalar is not None:
-        parts.append(f"scalar={getattr(_scalar, 'VERSION', '?')}")
-        vpath = os.path.join(os.path.dirname(__file__), "vmath.py")
-        if os.path.exists(vpath):
-            with open(vpath, "rb") as f:
-                parts.append("vmath=" + hashlib.sha256(f.read()).hexdigest()[:16])
+    parts.append(f"scalar={_scalar.VERSION}")
+    with open(os.path.join(os.path.dirname(__file__), "vmath.py"), "rb") as f:
+        parts.append("vmath=" + hashlib.sha256(f.read()).hexdigest()[:16])
     return " ".join(parts)
 
 
 def _cast(dt, expr):
     return f"np.{np.dtype(dt).name}({expr})"
-
-
-# A minimal table used only while scalar.py is absent (basic arithmetic).
-_FALLBACK = {
-    "add": lambda a, dt, p: _cast(dt, f"{a[0]} + {a[1]}"),
-    "add_any": lambda a, dt, p: _cast(dt, f"{a[0]} + {a[1]}"),
-    "sub": lambda a, dt, p: _cast(dt, f"{a[0]} - {a[1]}"),
-    "mul": lambda a, dt, p: _cast(dt, f"{a[0]} * {a[1]}"),
-    "neg": lambda a, dt, p: _cast(dt, f"-{a[0]}"),
-    "exp": lambda a, dt, p: _cast(dt, f"np.exp({a[0]})"),
-    "sin": lambda a, dt, p: _cast(dt, f"np.sin({a[0]})"),
-    "lt": lambda a, dt, p: f"({a[0]} < {a[1]})",
-    "gt": lambda a, dt, p: f"({a[0]} > {a[1]})",
-    "select_n": lambda a, dt, p: f"({a[2]} if {a[0]} else {a[1]})" if len(a) == 3 else a[1],
-    "convert_element_type": lambda a, dt, p: _cast(dt, a[0]),
-}
 
 
 # ------------------------------------------------------------------------------------------
