@@ -226,28 +226,17 @@ def torch_threads(torch, threads: int) -> None:
 
 
 def funcgrad_variants(fg):
-    """``[(wrap, variant), ...]`` to time: ``fg.jit`` (when it exists) first, then eager.
+    """``[(wrap, variant), ...]`` to time: ``fg.jit`` first, then eager.
 
     Both rows are marked primary; the table takes the first that ran as funcgrad's baseline, so a
     jit that fails still leaves an eager figure to compare against.
     """
-    eager = lambda f: f
-    if hasattr(fg, "jit"):
-        return [funcgrad_jit(fg), (eager, "eager")]
-    return [(eager, "eager (no jit yet)")]
+    return [funcgrad_jit(fg), (lambda f: f, "eager")]
 
 
 def funcgrad_jit(fg):
-    """``(jit, variant)``: ``fg.jit`` when it exists, else the identity and an "eager" label.
-
-    The variant names jit's backend (``config.default_backend``), since a backend that is not
-    yet code-generating runs through the interpreter and should not be mistaken for compiled code.
-    """
-    if hasattr(fg, "jit"):
-        backend = getattr(getattr(fg, "config", None), "values", None)
-        backend = getattr(backend, "default_backend", None)
-        return fg.jit, f"fg.jit [{backend}]" if backend else "fg.jit"
-    return (lambda f: f), "eager (no jit yet)"
+    """``(jit, variant)``; the variant names jit's backend (``config.default_backend``)."""
+    return fg.jit, f"fg.jit [{fg.config.values.default_backend}]"
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,9 +279,6 @@ def _versions():
         mod = sys.modules.get(name)
         if mod is not None:
             out[name] = getattr(mod, "__version__", "?")
-    fg = sys.modules.get("funcgrad")
-    if fg is not None:
-        out["funcgrad.jit"] = "yes" if hasattr(fg, "jit") else "not yet"
     return out
 
 
