@@ -111,14 +111,9 @@ def _batch_all(vals, dims):
     return [_vm.bdim_at_front(v, d, size) for v, d in zip(vals, dims)], size
 
 
-def _vmap_jaxpr(jaxpr, batched_vals, name):
-    """Traces ``vmap`` of ``jaxpr`` (every input and output batched at 0)."""
-    def f(*xs):
-        return _vm.vmap_flat(lambda *a: core.eval_jaxpr(jaxpr, (), *a), xs, [0] * len(xs),
-                             core.get_aval(xs[0]).shape[0] if xs else 0,
-                             lambda n: [0] * n, name)
-    avals = [core.get_aval(v) for v in batched_vals]
-    return trace_to_open_jaxpr(f, avals, name)
+def _vmap_jaxpr(jaxpr, size, name):
+    """``vmap`` of ``jaxpr`` with every input and output batched at 0."""
+    return _vm.vmap_jaxpr(jaxpr, (0,) * len(jaxpr.invars), size, name)
 
 
 def _vmap_flat_fn(fn, size, name):
@@ -241,7 +236,7 @@ def _custom_jvp_call_jvp(primals, tangents, *, jaxpr, jvp, num_consts, name):
 
 def _custom_jvp_call_vmap(vals, dims, *, jaxpr, jvp, num_consts, name):
     vals, size = _batch_all(vals, dims)
-    new_jaxpr, new_consts = _vmap_jaxpr(jaxpr, vals, f"vmap({name})")
+    new_jaxpr, new_consts = _vmap_jaxpr(jaxpr, size, f"vmap({name})")
     outs = custom_jvp_call_p.bind(*new_consts, *vals, jaxpr=new_jaxpr,
                                   jvp=_vmap_flat_fn(jvp, size, name),
                                   num_consts=len(new_consts) + num_consts, name=name)
@@ -382,7 +377,7 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, name):
 
 def _custom_vjp_call_vmap(vals, dims, *, jaxpr, fwd, bwd, num_consts, name):
     vals, size = _batch_all(vals, dims)
-    new_jaxpr, new_consts = _vmap_jaxpr(jaxpr, vals, f"vmap({name})")
+    new_jaxpr, new_consts = _vmap_jaxpr(jaxpr, size, f"vmap({name})")
     outs = custom_vjp_call_p.bind(*new_consts, *vals, jaxpr=new_jaxpr,
                                   fwd=_vmap_flat_fn(fwd, size, name),
                                   bwd=_vmap_flat_fn(_bwd_zeros(bwd, vals[num_consts:]), size,
@@ -447,21 +442,12 @@ remat = checkpoint
 
 
 def _remat_jvp(primals, tangents, *, jaxpr, prevent_cse, name):
-    nz = [type(t) is not _ad.Zero for t in tangents]
-    n = len(primals)
-
-    def f(*xs):
-        ps, ts = xs[:n], iter(xs[n:])
-        full_t = [next(ts) if z else _ad.Zero.from_primal(p) for p, z in zip(ps, nz)]
-        out, t_out = _ad.jvp_flat(lambda *a: core.eval_jaxpr(jaxpr, (), *a), list(ps), full_t,
-                                  f"jvp({name})")
-        return [*out, *map(_ad.instantiate, t_out)]
+    nz = tuple(type(t) is not _ad.Zero for t in tangents)
+    m = len(jaxpr.outvars)
+    jvp_jaxpr, consts, _ = _ad.jvp_jaxpr(jaxpr, nz, (True,) * m, f"jvp({name})")
     nz_t = [t for t in tangents if type(t) is not _ad.Zero]
-    avals = [core.get_aval(x) for x in (*primals, *nz_t)]
-    jvp_jaxpr, consts = trace_to_open_jaxpr(f, avals, f"jvp({name})")
     outs = remat_p.bind(*consts, *primals, *nz_t, jaxpr=jvp_jaxpr, prevent_cse=prevent_cse,
                         name=name)
-    m = len(jaxpr.outvars)
     return outs[:m], outs[m:]
 
 
@@ -501,8 +487,8 @@ def _remat_transpose(cts, *args, jaxpr, prevent_cse, name):
 
 
 def _remat_vmap(vals, dims, *, jaxpr, prevent_cse, name):
-    vals, _ = _batch_all(vals, dims)
-    new_jaxpr, new_consts = _vmap_jaxpr(jaxpr, vals, f"vmap({name})")
+    vals, size = _batch_all(vals, dims)
+    new_jaxpr, new_consts = _vmap_jaxpr(jaxpr, size, f"vmap({name})")
     outs = remat_p.bind(*new_consts, *vals, jaxpr=new_jaxpr, prevent_cse=prevent_cse,
                         name=name)
     return outs, [0] * len(outs)

@@ -170,25 +170,9 @@ def _jit_transpose(cts, *args, jaxpr, name, backend):
     return [next(lin) if u else None for u in undefined]
 
 
-@functools.lru_cache(maxsize=512)
-def _vmap_jaxpr(jaxpr, dims: tuple, size: int, name):
-    avals = []
-    for v, d in zip(jaxpr.invars, dims):
-        shape = list(v.aval.shape)
-        if d is not None:
-            shape.insert(d, size)
-        avals.append(ShapedArray(tuple(shape), v.aval.dtype, v.aval.weak_type))
-
-    def f(*xs):
-        return _vm.vmap_flat(lambda *a: core.eval_jaxpr(jaxpr, (), *a), xs, list(dims), size,
-                             lambda n: [0] * n, f"vmap({name})")
-    new, consts = trace_to_open_jaxpr(f, avals, f"vmap({name})")
-    return new, tuple(consts)
-
-
 def _jit_vmap(vals, dims, *, jaxpr, name, backend):
     size = _vm.batch_size(vals, dims)
-    new, consts = _vmap_jaxpr(jaxpr, tuple(dims), size, name)
+    new, consts = _vm.vmap_jaxpr(jaxpr, tuple(dims), size, f"vmap({name})")
     outs = _bind_jit([*consts, *vals], new, name, backend)
     return outs, [0] * len(outs)
 

@@ -348,3 +348,24 @@ def vmap(fun: Callable, in_axes=0, out_axes=0, axis_size: int | None = None) -> 
 
 def _dummy_tree(treedef):
     return tree_util.tree_unflatten(treedef, [0] * treedef.num_leaves)
+
+
+@functools.lru_cache(maxsize=1024)
+def vmap_jaxpr(jaxpr: core.Jaxpr, dims: tuple, size: int, name: str):
+    """The batched form of an open ``jaxpr`` as a jaxpr, for higher-order primitives (jit,
+    custom rules, checkpoint): input ``i`` carries a batch dimension at ``dims[i]`` (or none),
+    every output at 0. Returns ``(jaxpr, consts)``, the consts being its leading inputs.
+    Memoised on the jaxpr object."""
+    from funcgrad.transforms.staging import trace_to_open_jaxpr
+    avals = []
+    for v, d in zip(jaxpr.invars, dims):
+        shape = list(v.aval.shape)
+        if d is not None:
+            shape.insert(d, size)
+        avals.append(ShapedArray(tuple(shape), v.aval.dtype, v.aval.weak_type))
+
+    def f(*xs):
+        return vmap_flat(lambda *a: core.eval_jaxpr(jaxpr, (), *a), xs, list(dims), size,
+                         lambda n: [0] * n, name)
+    new, consts = trace_to_open_jaxpr(f, avals, name)
+    return new, tuple(consts)
