@@ -432,9 +432,11 @@ class Jitted:
         else:
             dyn_args, dyn_kwargs = args, kwargs
         leaves, treedef = tree_util.tree_flatten((dyn_args, dyn_kwargs))
-        dyn, statics, sigs = [], [], []
+        dyn, statics, sigs, static_at = [], [], [], []
         for x in leaves:
-            if _is_dynamic(x):
+            dynamic = _is_dynamic(x)  # False for a _StaticMarker
+            static_at.append(not dynamic)
+            if dynamic:
                 dyn.append(x)
                 sigs.append(_leaf_signature(x))
             else:
@@ -445,9 +447,7 @@ class Jitted:
         except TypeError:
             for s in statics:
                 _hashable(s, "a non-array leaf of the arguments", self._name)
-        sig = _Signature((treedef, tuple(type(x) is _StaticMarker or not _is_dynamic(x)
-                                         for x in leaves)),
-                         statics, tuple(sigs), None)
+        sig = _Signature((treedef, tuple(static_at)), statics, tuple(sigs), None)
         return sig, dyn
 
     def _arg_name(self, i):
@@ -465,7 +465,7 @@ class Jitted:
         marked, mtree = tree_util.tree_flatten((
             tuple(_StaticMarker(a) if i in nums else a for i, a in enumerate(args)),
             {k: _StaticMarker(v) if k in names else v for k, v in kwargs.items()}))
-        is_dyn = [type(x) is not _StaticMarker and _is_dynamic(x) for x in marked]
+        is_dyn = [_is_dynamic(x) for x in marked]  # False for a _StaticMarker
         dyn_names = self._dyn_names(args, kwargs, arg_names)
         sig.names = dyn_names
         avals = [ShapedArray(s, d, w) for s, d, w in sig.avals]
