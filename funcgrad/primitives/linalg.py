@@ -458,22 +458,22 @@ def _mask_tri(x, lower: bool, k: int = 0):
     return ew.select_n_p.bind(_const(keep, aval.shape, bool), _zeros(aval.shape, aval.dtype), x)
 
 
-def _scale_cols(x, v):
-    """``x * v[..., None, :]``."""
+def _scale(x, v, axis: int):
+    """``x`` times the vector ``v`` along matrix axis ``axis`` (-1: ``x * v[..., None, :]``,
+    scaling columns; -2: ``x * v[..., :, None]``, scaling rows)."""
     shape = core.get_aval(x).shape
     nd = len(shape)
     vb = st.broadcast_in_dim_p.bind(v, shape=shape, broadcast_dimensions=_batch_dims(nd)
-                                    + (nd - 1,))
+                                    + (nd + axis,))
     return ew.mul_p.bind(x, vb)
+
+
+def _scale_cols(x, v):
+    return _scale(x, v, -1)
 
 
 def _scale_rows(x, v):
-    """``x * v[..., :, None]``."""
-    shape = core.get_aval(x).shape
-    nd = len(shape)
-    vb = st.broadcast_in_dim_p.bind(v, shape=shape, broadcast_dimensions=_batch_dims(nd)
-                                    + (nd - 2,))
-    return ew.mul_p.bind(x, vb)
+    return _scale(x, v, -2)
 
 
 def _inv_gaps(w):
