@@ -1,2 +1,11 @@
 """The closed set of primitives, one module per family. Importing this package registers them."""
-from funcgrad.primitives import elementwise, indexing, linalg, reductions, sorting, structural  # noqa: F401
+from funcgrad.primitives import (  # noqa: F401
+    convolution,
+    elementwise,
+    indexing,
+    linalg,
+    reductions,
+    sorting,
+    structural,
+    windowed,
+)
