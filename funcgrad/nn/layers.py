@@ -75,8 +75,8 @@ def _pair(v, what: str, layer: str) -> tuple[int, int]:
 
 
 def _flatten_leading(x, keep: int):
-    """``x`` reshaped to one leading batch dim before the last ``keep`` dims, and a function
-    restoring the original leading dims of a result."""
+    """``x`` reshaped to exactly one leading batch dim before the last ``keep`` dims (adding
+    one to an unbatched input), and a function restoring the original leading dims."""
     lead = x.shape[:x.ndim - keep]
     if len(lead) == 1:
         return x, lambda y: y
@@ -221,6 +221,8 @@ class Conv2d(Module):
                 f"{self.out_channels} must both be divisible by groups={self.groups}",
                 "choose channel counts that are multiples of groups.",
                 errors.InvalidArgumentError))
+        kernel = _pair(self.kernel_size, "kernel_size", "Conv2d")
+        _conv_padding(self.padding, kernel, _pair(self.dilation, "dilation", "Conv2d"), "Conv2d")
 
     def init(self, key):
         kh, kw = _pair(self.kernel_size, "kernel_size", "Conv2d")
@@ -238,9 +240,6 @@ class Conv2d(Module):
         kernel = _pair(self.kernel_size, "kernel_size", "Conv2d")
         dilation = _pair(self.dilation, "dilation", "Conv2d")
         flat, restore = _flatten_leading(x, 3)
-        unbatched = x.ndim == 3
-        if unbatched:
-            flat = flat[None]
         w = _param(params, "w", self)
         y = lax.conv_general_dilated(
             flat, w.astype(flat.dtype), _pair(self.stride, "stride", "Conv2d"),
@@ -248,7 +247,7 @@ class Conv2d(Module):
             dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=self.groups)
         if self.bias:
             y = y + fnp.reshape(_param(params, "b", self), (self.out_channels, 1, 1))
-        return (y[0] if unbatched else restore(y)), state
+        return restore(y), state
 
 
 # -------------------------------------------------------------------------- pooling
