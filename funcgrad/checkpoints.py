@@ -408,7 +408,6 @@ def _atomic_write(path: str, arrays: list[np.ndarray], header: dict) -> None:
             with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
                 for i, value in enumerate(arrays):
                     _write_array(zf, f"leaf_{i}", value)
-                # the header goes last: a file cut short never has a readable header
                 _write_array(zf, _HEADER, _header_array(header))
             f.flush()
             os.fsync(f.fileno())
