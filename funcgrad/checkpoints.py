@@ -89,31 +89,8 @@ _STEP_RE = re.compile(r"^step_(\d+)\.ckpt$")
 _TMP_MARK = ".tmp-"
 
 
-class CheckpointMismatchError(errors.FuncgradError, ValueError):
-    """A checkpoint does not match the ``like`` tree given to ``restore``.
-
-    Wrong::
-
-        checkpoints.restore(path, like={"w": fnp.zeros((4, 4))})   # saved w is f32[3,4]
-
-    Right::
-
-        checkpoints.restore(path, like={"w": fnp.zeros((3, 4))})   # or build the model the
-                                                                   # checkpoint was saved from
-    """
-
-
-class CheckpointFormatError(errors.FuncgradError, ValueError):
-    """A file is not a funcgrad checkpoint, is damaged, or names classes that cannot be imported.
-
-    Wrong::
-
-        checkpoints.restore("weights.npy")
-
-    Right::
-
-        checkpoints.restore("weights.ckpt")   # a file written by checkpoints.save
-    """
+CheckpointMismatchError = errors.CheckpointMismatchError
+CheckpointFormatError = errors.CheckpointFormatError
 
 
 def _err(cls, op: str, what: str, fix: str | None):

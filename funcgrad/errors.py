@@ -118,6 +118,33 @@ class MissingRuleError(FuncgradError, NotImplementedError):
     """
 
 
+class CheckpointMismatchError(FuncgradError, ValueError):
+    """A checkpoint does not match the ``like`` tree given to ``restore``.
+
+    Wrong::
+
+        checkpoints.restore(path, like={"w": fnp.zeros((4, 4))})   # saved w is f32[3,4]
+
+    Right::
+
+        checkpoints.restore(path, like={"w": fnp.zeros((3, 4))})   # or build the model the
+                                                                   # checkpoint was saved from
+    """
+
+
+class CheckpointFormatError(FuncgradError, ValueError):
+    """A file is not a funcgrad checkpoint, is damaged, or names classes that cannot be imported.
+
+    Wrong::
+
+        checkpoints.restore("weights.npy")
+
+    Right::
+
+        checkpoints.restore("weights.ckpt")   # a file written by checkpoints.save
+    """
+
+
 class FuncgradWarning(UserWarning):
     """Base class of funcgrad's warnings (retraces, cache refusals, backend fallbacks)."""
 
