@@ -231,6 +231,63 @@ def test_select_primitives_against_loops(select, data):
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=H.scaled(20))
+@given(data=st.data())
+def test_large_windows_against_loops(data):
+    """Windows of up to 8x8 on 2-D operands: few large windows take a vectorised path (the
+    windows copied out and reduced at once), many overlapping ones the per-offset loop."""
+    shape = tuple(data.draw(st.integers(1, 9)) for _ in range(2))
+    kw = data.draw(window_params(shape, max_window=8))
+    x = data.draw(tied_values(shape))
+    for kind in KINDS:
+        got = lax.reduce_window(x, NATURAL_INIT[kind], COMPUTATION[kind], **kw)
+        np.testing.assert_allclose(np.asarray(got), np_reduce_window(x, kind, **kw),
+                                   rtol=1e-12)
+    params = W._window_params("test", x, **kw)
+    geometry = {k: v for k, v in params.items() if k != "window_dimensions"}
+    select = data.draw(st.sampled_from(["max", "min"]))
+    t = data.draw(H.arrays(shape, F64))
+    got = W.select_and_gather_add_p.bind(t, x, select=select, **params)
+    want = np_select_and_gather_add(t, x, select, params["window_dimensions"], **geometry)
+    np.testing.assert_array_equal(np.asarray(got), want)
+    ct = data.draw(H.arrays(want.shape, F64))
+    got = W.select_and_scatter_add_p.bind(ct, x, select=select, **params)
+    want = np_select_and_scatter_add(ct, x, select, params["window_dimensions"], **geometry)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("window", [(2, 2), (5, 7)], ids=["loop", "vectorised"])
+def test_nan_is_never_selected(window):
+    """The forward max propagates NaN; its derivative goes to the largest other element (to
+    the first element only when the whole window is NaN)."""
+    x = np.arange(35.0).reshape(5, 7) % 11
+    x[0, 0], x[0, 1] = np.nan, 100.0  # the maximum follows the NaN
+    f = lambda v: lax.reduce_window_max(v, window, window)  # noqa: E731
+    out, f_vjp = fg.vjp(f, x)
+    assert np.isnan(np.asarray(out)[0, 0])
+    (g,) = f_vjp(np.ones(out.shape))
+    win = x[:window[0], :window[1]]
+    want = np.zeros_like(x)
+    want[np.unravel_index(np.nanargmax(win), win.shape)] = 1.0
+    np.testing.assert_array_equal(np.asarray(g)[:window[0], :window[1]], want[:window[0],
+                                                                            :window[1]])
+    all_nan = np.full((2, 2), np.nan)
+    (g,) = fg.vjp(lambda v: lax.reduce_window_max(v, (2, 2)), all_nan)[1](np.ones((1, 1)))
+    np.testing.assert_array_equal(np.asarray(g), [[1.0, 0.0], [0.0, 0.0]])
+
+
+def test_global_pooling():
+    rng = np.random.default_rng(3)
+    x = rng.permutation(2 * 3 * 6 * 7).reshape(2, 3, 6, 7).astype(F64)
+    for kind, reduce in [("max", np.max), ("min", np.min), ("sum", np.sum)]:
+        got = lax.reduce_window(x, NATURAL_INIT[kind], COMPUTATION[kind], (1, 1, 6, 7),
+                                (1, 1, 1, 1), "VALID")
+        np.testing.assert_array_equal(np.asarray(got), reduce(x, axis=(2, 3), keepdims=True))
+    for spec_ in GRAD_SPECS.values():
+        H.check_spec_grads(spec_, [x], dict(window_dimensions=(1, 1, 6, 7),
+                                            window_strides=(1, 1, 1, 1), padding="VALID"))
+
+
 # ---------------------------------------------------------------- derivatives
 
 # Max/min use a finite init_value: windows lying wholly in padding or dilation holes would

@@ -9,7 +9,8 @@ lowest or the highest value of the dtype). Output element ``o`` then reduces the
 ``o * stride + k * window_dilation`` for ``k`` in ``range(window)``, on each axis.
 
 Max/min pooling is differentiated through the element each window selects: the first
-maximum (minimum) in row-major window order, as XLA's select with ``ge`` (``le``) chooses.
+maximum (minimum) in row-major window order, as XLA's select with ``ge`` (``le``) chooses;
+a NaN is selected only when its whole window is NaN.
 
 * ``select_and_gather_add(t, x)`` gathers ``t`` at each window's selected element of ``x``: the
   tangent of ``reduce_window_max``.
@@ -20,7 +21,8 @@ Each is the transpose of the other in its first operand; both have a zero deriva
 (the selection is piecewise constant), so derivatives of any order exist in both modes.
 
 The impls are NumPy over strided views: one pass per window offset along each axis for the
-reductions (a box reduction is separable), one pass per window element for the selections.
+reductions (a box reduction is separable), one pass per window element for the selections;
+few large windows (global pooling) are instead copied out and reduced in one call.
 """
 from __future__ import annotations
 
@@ -172,6 +174,12 @@ def _reduce_impl(ufunc, identity):
         if 0 in out_shape:
             return np.zeros(out_shape, x.dtype)
         a = _padded(x, identity(x.dtype), padding, base_dilation)
+        params = dict(window_dimensions=window_dimensions, window_strides=window_strides,
+                      window_dilation=window_dilation)
+        if _few_large_windows(a, out_shape, params):
+            with np.errstate(all="ignore"):
+                return ufunc.reduce(_window_view(a, out_shape, params),
+                                    axis=tuple(range(x.ndim, 2 * x.ndim)), dtype=x.dtype)
         # A box reduction is separable: reduce one axis at a time, each as a fold over the
         # window's offsets of strided views, so the work is sum(window), not prod(window),
         # whole-array NumPy operations. (Reshaping non-overlapping windows and reducing over
@@ -197,31 +205,55 @@ def _reduce_impl(ufunc, identity):
     return impl
 
 
+def _window_view(xp, out_shape, params) -> np.ndarray:
+    """A read-only view of shape ``out_shape + window_dimensions``: every window of ``xp``."""
+    strides = tuple(st_ * s for st_, s in zip(xp.strides, params["window_strides"])) + tuple(
+        st_ * wd for st_, wd in zip(xp.strides, params["window_dilation"]))
+    return np.lib.stride_tricks.as_strided(
+        xp, out_shape + params["window_dimensions"], strides, writeable=False)
+
+
+def _few_large_windows(xp, out_shape, params) -> bool:
+    """Large windows that overlap little (global pooling, say): copying every window out is
+    cheap then, and one vectorised reduction beats a Python loop over the window offsets."""
+    size = math.prod(params["window_dimensions"])
+    return size > 32 and math.prod(out_shape) * size <= 2 * xp.size + 4096
+
+
 def _selected_positions(xp, out_shape, params, select) -> np.ndarray:
     """For each window of the padded operand ``xp``: the flat (C-order) position in ``xp`` of
-    its first maximum (``select == "max"``) or minimum in row-major window order.
+    its first maximum (``select == "max"``) or minimum in row-major window order. A NaN is
+    never selected unless its whole window is NaN.
 
     Branch-free on purpose: masked copies (``np.where``, ``copyto(where=)``) were measured
     ~10x slower here than whole-array arithmetic. Row-major window order is also increasing
     flat order, so "a later element wins strictly" is a running maximum of
-    ``better * offset``. ``fmax``/``fmin`` keep NaN out of the running best, so a NaN is
-    never selected.
+    ``better * offset``. ``fmax``/``fmin`` against the identity keep NaN out of the running
+    best.
     """
     better = np.greater if select == "max" else np.less
     keep = np.fmax if select == "max" else np.fmin
+    fill = _select_fill(select, xp.dtype)
     pos_dtype = np.int32 if xp.size < 2**31 else np.int64
     elem_strides = [math.prod(xp.shape[i + 1:]) for i in range(xp.ndim)]
-    best = off = None
-    for offset in itertools.product(*map(range, params["window_dimensions"])):
-        v = xp[_offset_index(offset, params, out_shape)]
-        flat = pos_dtype(sum(k * wd * es for k, wd, es in zip(
-            offset, params["window_dilation"], elem_strides)))
-        if best is None:
-            best, off = v.copy(), np.full(out_shape, flat, pos_dtype)
-            continue
-        upd = better(v, best).view(np.uint8)
-        keep(best, v, out=best)
-        np.maximum(off, upd * flat, out=off)
+    offsets = list(itertools.product(*map(range, params["window_dimensions"])))
+    flat_offsets = np.array([sum(k * wd * es for k, wd, es in zip(
+        offset, params["window_dilation"], elem_strides)) for offset in offsets], pos_dtype)
+    if _few_large_windows(xp, out_shape, params):
+        windows = keep(_window_view(xp, out_shape, params), fill)  # a copy, without NaN
+        arg = (np.argmin if select == "min" else np.argmax)(
+            windows.reshape(out_shape + (-1,)), axis=-1)  # the first extremum
+        off = flat_offsets[arg]
+    else:
+        best = off = None
+        for offset, flat in zip(offsets, flat_offsets):
+            v = xp[_offset_index(offset, params, out_shape)]
+            if best is None:
+                best, off = keep(v, fill), np.full(out_shape, flat, pos_dtype)
+                continue
+            upd = better(v, best).view(np.uint8)
+            keep(best, v, out=best)
+            np.maximum(off, upd * flat, out=off)
     # Add each window's own start: o * stride along every axis, broadcast up one axis at a
     # time so that only the last addition is full-sized.
     start = np.zeros((), pos_dtype)
