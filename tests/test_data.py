@@ -375,6 +375,30 @@ def test_prefetch_equals_no_prefetch(buffer_size, num_threads):
         assert _same(plain, fetched)
 
 
+def test_failed_element_is_retried_by_the_next_call():
+    for prefetch in (False, True):
+        failed = set()
+
+        def flaky(b, failed=failed):  # fails the first time it meets the batch holding y=4
+            if 4 in b["y"].tolist() and not failed:
+                failed.add(1)
+                raise OSError("transient read error")
+            return b
+
+        ds = _source().shuffle(seed=0).filter(_even).batch(2).map(flaky)
+        ds = ds.prefetch(2) if prefetch else ds
+        expected = _take(iter(_source().shuffle(seed=0).filter(_even).batch(2)))
+        it, got, errors = iter(ds), [], 0
+        while True:
+            try:
+                got.append(next(it))
+            except StopIteration:
+                break
+            except OSError:
+                errors += 1
+        assert errors == 1 and _same(got, expected)
+
+
 def test_prefetch_raises_errors_at_their_position():
     def explode(ex):
         if int(ex["y"]) == 5:

@@ -298,6 +298,9 @@ class DatasetIterator:
         it2.set_state(state)
         b = next(it2)                   # equal to a
 
+    If computing an element raises, the iterator stays where it was: the next call computes
+    that element again (drop bad elements with ``filter`` instead).
+
     The iterator holds background threads when the pipeline prefetches; ``close()`` (or a
     ``with`` block) stops them early, otherwise they stop when the iterator is collected.
     """
@@ -310,7 +313,16 @@ class DatasetIterator:
         return self
 
     def __next__(self):
-        return self._stage.next()
+        # An element that raises is retried by the next call, as if the call had not happened:
+        # sequential steps may have consumed inputs before the error, so rewind them.
+        state = self._stage.state()
+        try:
+            return self._stage.next()
+        except StopIteration:
+            raise
+        except BaseException:
+            self._stage.restore(state)
+            raise
 
     def get_state(self) -> dict:
         """The position after the last element returned, as a JSON-able dict.
