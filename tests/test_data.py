@@ -515,8 +515,17 @@ def test_error_state_from_another_pipeline():
     with pytest.raises(DataError, match="step 2 is batch\\(4, drop_remainder=False\\) in the "
                                         "state but batch\\(5"):
         iter(_source().shuffle(seed=0).batch(5)).set_state(state)
-    with pytest.raises(DataError, match="step 3 is \\(none\\) in the state but map"):
+    with pytest.raises(DataError, match="this pipeline has map\\(<lambda>\\) at step 3, which "
+                                        "the state lacks"):
         iter(_source().shuffle(seed=0).batch(4).map(lambda b: b)).set_state(state)
+    with pytest.raises(DataError) as info:  # an inserted step is named alone
+        iter(_source().shuffle(seed=0).random_map(_noise, seed=1).batch(4)).set_state(state)
+    assert str(info.value).splitlines()[0].endswith(
+        "different pipeline: this pipeline has random_map(_noise, seed=1) at step 2, which the "
+        "state lacks")
+    with pytest.raises(DataError, match="the state has shuffle\\(seed=0\\) at step 1, which "
+                                        "this pipeline lacks"):
+        iter(_source().batch(4)).set_state(state)
     with pytest.raises(DataError, match="from_arrays"):
         iter(_source(12).shuffle(seed=0).batch(4)).set_state(state)
     # prefetch settings are free to change

@@ -32,8 +32,8 @@ _INFINITE = "infinite"  # length after repeat()
 def _fn_name(fn) -> str:
     if isinstance(fn, functools.partial):
         return f"partial({_fn_name(fn.func)})"
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
-    return name or type(fn).__qualname__
+    # __name__, not __qualname__: moving a function into another scope keeps old states valid.
+    return getattr(fn, "__name__", None) or type(fn).__qualname__
 
 
 def _check_callable(op, fn, signature):

@@ -11,6 +11,7 @@ shape the same pipeline without prefetch reports.
 from __future__ import annotations
 
 import collections
+import difflib
 import hashlib
 import json
 import queue
@@ -379,12 +380,19 @@ class DatasetIterator:
 
 def _describe_difference(theirs, ours) -> str:
     if not isinstance(theirs, list):
-        return f"its fingerprint differs, and it carries no step list; this pipeline is " \
-               f"{' -> '.join(ours)}"
+        return ("its fingerprint differs, and it carries no step list; this pipeline is "
+                + " -> ".join(ours))
     diffs = []
-    for k in range(max(len(theirs), len(ours))):
-        a = theirs[k] if k < len(theirs) else "(none)"
-        b = ours[k] if k < len(ours) else "(none)"
-        if a != b:
-            diffs.append(f"step {k} is {a} in the state but {b} in this pipeline")
+    matcher = difflib.SequenceMatcher(a=theirs, b=ours, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            diffs += [f"step {j} is {theirs[i]} in the state but {ours[j]} in this pipeline"
+                      for i, j in zip(range(i1, i2), range(j1, j2))]
+        elif tag != "equal":
+            if i2 > i1:
+                diffs.append(f"the state has {', '.join(theirs[i1:i2])} at step {i1}, which "
+                             "this pipeline lacks")
+            if j2 > j1:
+                diffs.append(f"this pipeline has {', '.join(ours[j1:j2])} at step {j1}, which "
+                             "the state lacks")
     return "; ".join(diffs) if diffs else "the fingerprints differ"
