@@ -261,6 +261,11 @@ class PrefetchStage:
     def _stop_thread(self):
         if self._thread is not None:
             self._stop.set()
+            try:  # make room, so that a producer blocked on a full queue sees the stop at once
+                while True:
+                    self._queue.get_nowait()
+            except queue.Empty:
+                pass
             self._thread.join()
             self._thread = None
             # The thread ran ahead of the consumer: rewind to the last consumed element, so a
