@@ -145,6 +145,33 @@ class CheckpointFormatError(FuncgradError, ValueError):
     """
 
 
+class DataError(FuncgradError, ValueError):
+    """A ``funcgrad.data`` pipeline was built or restored with invalid arguments.
+
+    Wrong::
+
+        ds = Dataset.from_arrays({"image": x, "label": y}).shuffle()     # no seed
+
+    Right::
+
+        ds = Dataset.from_arrays({"image": x, "label": y}).shuffle(seed=0)
+    """
+
+
+class UnknownLengthError(FuncgradError, TypeError):
+    """``len()`` of a data set whose length is unknown (after ``filter``) or infinite
+    (after ``repeat()``).
+
+    Wrong::
+
+        len(ds.filter(lambda ex: ex["label"] < 5))
+
+    Right::
+
+        sum(1 for _ in ds.filter(lambda ex: ex["label"] < 5))   # count by iterating
+    """
+
+
 class FuncgradWarning(UserWarning):
     """Base class of funcgrad's warnings (retraces, cache refusals, backend fallbacks)."""
 

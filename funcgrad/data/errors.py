@@ -1,4 +1,4 @@
-"""The exceptions of ``funcgrad.data``, in funcgrad's common message format (see funcgrad.errors).
+"""Constructors of ``funcgrad.data``'s exceptions (the classes live in funcgrad.errors).
 
 Messages name the operation, the offending values and the fix, for example::
 
@@ -8,34 +8,9 @@ Messages name the operation, the offending values and the fix, for example::
 """
 from __future__ import annotations
 
-from funcgrad.errors import FuncgradError, message
+from funcgrad.errors import DataError, UnknownLengthError, message
 
-
-class DataError(FuncgradError, ValueError):
-    """A ``funcgrad.data`` pipeline was built or restored with invalid arguments.
-
-    Wrong::
-
-        ds = Dataset.from_arrays({"image": x, "label": y}).shuffle()     # no seed
-
-    Right::
-
-        ds = Dataset.from_arrays({"image": x, "label": y}).shuffle(seed=0)
-    """
-
-
-class UnknownLengthError(FuncgradError, TypeError):
-    """``len()`` of a data set whose length is unknown (after ``filter``) or infinite
-    (after ``repeat()``).
-
-    Wrong::
-
-        len(ds.filter(lambda ex: ex["label"] < 5))
-
-    Right::
-
-        sum(1 for _ in ds.filter(lambda ex: ex["label"] < 5))   # count by iterating
-    """
+__all__ = ["DataError", "UnknownLengthError", "data_error", "unknown_length_error"]
 
 
 def data_error(op: str, what: str, fix: str | None = None) -> DataError:
