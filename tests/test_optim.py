@@ -403,6 +403,123 @@ def test_add_decayed_weights_needs_params():
 
 def test_docstring_examples():
     import doctest
-    result = doctest.testmod(optim, extraglobs={"np": np},
-                             optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0 and result.attempted > 20
+
+    from funcgrad.optim import _transforms, _wrappers
+    attempted = 0
+    for module in (optim, _transforms, _wrappers):
+        names = {n: getattr(optim, n) for n in optim.__all__}
+        result = doctest.testmod(module, extraglobs={"np": np, **names},
+                                 optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted > 20
+
+
+# ---------------------------------------------------------------- convergence table
+
+
+def _rosenbrock(p):
+    x, y = p["xy"][0], p["xy"][1]
+    return (1 - x) ** 2 + 100 * (y - x * x) ** 2
+
+
+def _parabola(p):
+    return fnp.sum(fnp.array([1.0, 10.0]) * (p["xy"] - fnp.array([3.0, -2.0])) ** 2)
+
+
+# alias -> (Rosenbrock optimizer, parabola optimizer). Rosenbrock starts at (-1.2, 1) with loss
+# 24.2 and must end below 0.1 after 3000 steps; the ill-conditioned parabola starts at 0 with
+# loss 49 and must end below 1e-4 after 2000 steps.
+TABLE = {
+    "sgd": (lambda: optim.sgd(2e-3), lambda: optim.sgd(0.04)),
+    "sgd_momentum": (lambda: optim.sgd(1e-3, momentum=0.9), lambda: optim.sgd(0.01, 0.9)),
+    "sgd_nesterov": (lambda: optim.sgd(1e-3, momentum=0.9, nesterov=True),
+                     lambda: optim.sgd(0.01, 0.9, nesterov=True)),
+    "adam": (lambda: optim.adam(0.02), lambda: optim.adam(0.05)),
+    "adamw": (lambda: optim.adamw(0.02, weight_decay=1e-6),
+              lambda: optim.adamw(0.05, weight_decay=1e-6)),
+    "rmsprop": (lambda: optim.rmsprop(3e-3), lambda: optim.rmsprop(3e-3)),
+    "adagrad": (lambda: optim.adagrad(0.3), lambda: optim.adagrad(0.3)),
+    "lamb": (lambda: optim.lamb(0.02), lambda: optim.lamb(5e-3)),
+}
+
+
+@pytest.mark.parametrize("problem", ["rosenbrock", "parabola"])
+@pytest.mark.parametrize("alias", sorted(TABLE))
+def test_convergence_table(alias, problem):
+    f, start, steps, bound, which = {
+        "rosenbrock": (_rosenbrock, [-1.2, 1.0], 3000, 0.1, 0),
+        "parabola": (_parabola, [0.0, 0.0], 2000, 1e-4, 1)}[problem]
+    opt = TABLE[alias][which]()
+
+    def body(_, carry):
+        p, s = carry
+        u, s = opt.update(fg.grad(f)(p), s, p)
+        return optim.apply_updates(p, u), s
+
+    params = {"xy": np.array(start)}
+    run = fg.jit(lambda p, s: fg.lax.fori_loop(0, steps, body, (p, s)))
+    final, _ = run(params, opt.init(params))
+    assert float(f(final)) < bound, (alias, problem, np.asarray(final["xy"]))
+
+
+# ---------------------------------------------------------------- wrappers
+
+
+def test_masked_applies_inner_to_selected_leaves_only():
+    params = {"w": np.array([1.0, 2.0]), "b": np.array([3.0])}
+    grads = {"w": np.array([0.5, 0.5]), "b": np.array([0.5])}
+    opt = optim.masked(optim.chain(optim.trace(0.9), optim.scale(-2.0)),
+                       lambda p: {"w": True, "b": False})
+    state = opt.init(params)
+    assert len(tu.tree_leaves(state.inner_state[0].trace)) == 1  # momentum kept for w only
+    for _ in range(2):
+        updates, state = opt.update(grads, state, params)
+        np.testing.assert_allclose(updates["b"], grads["b"])  # passed through unchanged
+    # two steps of momentum 0.9 on a constant gradient: trace = g * (1 + 0.9)
+    np.testing.assert_allclose(updates["w"], -2.0 * 1.9 * grads["w"])
+
+
+def test_multi_transform_per_group_and_frozen():
+    params = {"embed": np.ones(3), "head": np.ones(2)}
+    grads = {"embed": np.full(3, 2.0), "head": np.full(2, 2.0)}
+    opt = optim.multi_transform({"train": optim.sgd(0.1), "frozen": optim.set_to_zero()},
+                                {"embed": "frozen", "head": "train"})
+    state = opt.init(params)
+    updates, state = fg.jit(opt.update)(grads, state, params)
+    np.testing.assert_array_equal(updates["embed"], np.zeros(3))
+    np.testing.assert_allclose(updates["head"], np.full(2, -0.2))
+    with pytest.raises(ValueError, match="labels 'other' have no transformation"):
+        optim.multi_transform({"train": optim.sgd(0.1)},
+                              {"embed": "other", "head": "train"}).init(params)
+
+
+def test_inject_hyperparams_matches_plain_and_can_be_changed():
+    params = {"w": np.array([1.0, -2.0])}
+    grads = {"w": np.array([0.3, 0.1])}
+    plain = optim.adam(1e-2, b1=0.8)
+    injected = optim.inject_hyperparams(optim.adam, hyperparam_dtype=np.float64)(
+        learning_rate=1e-2, b1=0.8)
+    s_plain, s_inj = plain.init(params), injected.init(params)
+    assert sorted(s_inj.hyperparams) == ["b1", "learning_rate"]
+    for _ in range(3):
+        u_plain, s_plain = plain.update(grads, s_plain, params)
+        u_inj, s_inj = fg.jit(injected.update)(grads, s_inj, params)
+        np.testing.assert_allclose(u_inj["w"], u_plain["w"], rtol=1e-12)
+    assert int(s_inj.count) == 3
+    # Changing the learning rate in the state scales the next update.
+    lowered = s_inj._replace(hyperparams={**s_inj.hyperparams,
+                                          "learning_rate": fnp.asarray(1e-3, dtype="float64")})
+    u_low, _ = injected.update(grads, lowered, params)
+    u_ref, _ = injected.update(grads, s_inj, params)
+    np.testing.assert_allclose(u_low["w"], 0.1 * np.asarray(u_ref["w"]), rtol=1e-12)
+
+
+def test_inject_hyperparams_schedule_is_recorded():
+    opt = optim.inject_hyperparams(optim.sgd)(learning_rate=optim.linear_schedule(0.1, 0.0, 10))
+    params = {"w": np.zeros(1)}
+    state = opt.init(params)
+    for k in range(3):
+        updates, state = opt.update({"w": np.ones(1)}, state, params)
+        np.testing.assert_allclose(state.hyperparams["learning_rate"], 0.1 * (1 - k / 10))
+        np.testing.assert_allclose(updates["w"], -0.1 * (1 - k / 10))

@@ -1,26 +1,4 @@
-"""Gradient transformations over pytrees: composable optimizers built from pure functions.
-
-An optimizer is a :class:`GradientTransformation`, a pair of pure functions::
-
-    state = opt.init(params)
-    updates, state = opt.update(grads, state, params)
-    params = optim.apply_updates(params, updates)
-
-States are NamedTuples of arrays (step counts are int32 arrays), so a whole training step,
-gradient, update and all, compiles under ``fg.jit``. Updates are *added* to the parameters:
-the aliases (``sgd``, ``adam``, ...) end by scaling with ``-learning_rate``. The aliases hold
-no maths of their own; each is a :func:`chain` of building blocks.
-
-Example:
-    >>> import numpy as np
-    >>> from funcgrad import optim
-    >>> opt = optim.sgd(0.1)
-    >>> params = {"w": np.array([1.0, 2.0])}
-    >>> state = opt.init(params)
-    >>> updates, state = opt.update({"w": np.array([1.0, 1.0])}, state, params)
-    >>> np.asarray(optim.apply_updates(params, updates)["w"])
-    array([0.9, 1.9])
-"""
+"""The building blocks, aliases and schedules of ``funcgrad.optim`` (see its docstring)."""
 
 from __future__ import annotations
 
