@@ -417,6 +417,109 @@ def test_prefetch_raises_errors_at_their_position():
         it.close()
 
 
+# ----------------------------------------------------------------------------- vectorised batches
+
+def _images(n=23):
+    r = np.random.default_rng(0)
+    return Dataset.from_arrays({"image": r.random((n, 1, 5, 5)).astype(np.float32),
+                                "label": np.arange(n, dtype=np.int32)})
+
+
+def _scaled_noise(ex, rng):
+    return {**ex, "image": ex["image"] * np.float32(rng.random()), "n": rng.normal(size=2)}
+
+
+def _must_not_write(ex):
+    ex["image"][...] = 0  # examples are read-only views on both paths
+    return ex
+
+
+# Pipelines a batch can gather in one go; each is compared with the element-by-element path.
+VECTORISED = {
+    "shuffle_repeat_batch": lambda: _images().shuffle(seed=3).repeat(3).batch(4),
+    "shuffle_repeat_batch_drop": lambda: _images().shuffle(seed=3).repeat(3).batch(5, True),
+    "batch_repeat": lambda: _images().shuffle(seed=1).batch(6).repeat(2),
+    "batch_drop_repeat": lambda: _images().shuffle(seed=1).batch(6, True).repeat(2),
+    "forever": lambda: _images().shuffle(seed=3).repeat().batch(7, drop_remainder=True),
+    "shuffle_shard": lambda: _images().shuffle(seed=2).shard(1, 3).repeat(3).batch(3),
+    "shard_shuffle_drop": lambda: _images().shard(2, 4, drop_remainder=True).shuffle(seed=2)
+    .repeat(4).batch(4, True),
+    "two_shuffles": lambda: _images().shuffle(seed=1).repeat(2).shuffle(seed=2).batch(9),
+    "crop": lambda: _images().shuffle(seed=0).repeat(3)
+    .random_map(augment.random_crop(1), seed=1).batch(8),
+    "map_random_map": lambda: _images().map(augment.normalize(0.5, 0.25)).shuffle(seed=4)
+    .repeat(2).random_map(_scaled_noise, seed=2**70 + 5).batch(6, True),
+    "random_map_then_shuffle": lambda: _images().random_map(_scaled_noise, seed=7)
+    .shuffle(seed=1).shard(0, 2).repeat(3).batch(5),
+    "batch_of_batches": lambda: _images().shuffle(seed=5).repeat().batch(3)
+    .random_map(augment.random_crop(1), seed=3).batch(2),
+    "batch_shuffle_batch": lambda: _images().batch(4, True).shuffle(seed=3).repeat(2).batch(2),
+    "single_array": lambda: Dataset.from_arrays(np.arange(13.0)).shuffle(seed=1).repeat(2)
+    .map(lambda x: x * 2).batch(4),
+    "range_source": lambda: Dataset.range(13).shuffle(seed=1).repeat(2)
+    .random_map(_draw, seed=3).batch(4),
+    "digits": lambda: Dataset.from_arrays(datasets.load_digits()["train"]).shuffle(seed=0)
+    .repeat().random_map(augment.random_crop(1), seed=1).batch(64, drop_remainder=True),
+}
+
+
+@pytest.mark.parametrize("table_max", [1 << 20, 4])  # per-epoch tables, or per-batch Feistel
+@pytest.mark.parametrize("name", sorted(VECTORISED))
+def test_vectorised_batches_equal_element_by_element(name, table_max, monkeypatch):
+    from funcgrad.data import dataset
+    monkeypatch.setattr(dataset, "_TABLE_MAX", table_max)
+    ds = VECTORISED[name]()
+    fast = _take(iter(ds), 60)
+    monkeypatch.setattr(dataset, "_VECTORISED", False)
+    assert _same(fast, _take(iter(ds), 60))
+    assert len(fast) >= 3
+
+
+def test_vectorised_path_reads_arrays_by_gather_only(monkeypatch):
+    from funcgrad.data import dataset
+    ds = VECTORISED["digits"]()
+    expected = _take(iter(ds), 25)  # crosses the end of the first epoch (22.5 batches)
+
+    def one_by_one(self, i):
+        raise AssertionError("element-by-element read under batch")
+
+    monkeypatch.setattr(dataset._ArraySource, "_getitem", one_by_one)
+    monkeypatch.setattr(dataset._RandomMap, "_getitem", one_by_one)
+    assert _same(_take(iter(ds), 25), expected)
+    with pytest.raises(ValueError, match="read-only"):
+        next(iter(_images().map(_must_not_write).batch(2)))
+    assert next(iter(_images().batch(2)))["image"].flags.writeable  # a fresh batch, as before
+
+
+@settings(max_examples=scaled(30))
+@given(n=st.integers(0, 600), seed=st.integers(0, 2**64 - 1), epoch=st.integers(0, 10**6))
+def test_vectorised_shuffle_matches_scalar(n, seed, epoch):
+    perm = IndexShuffle(n, seed, epoch)
+    expected = [perm(p) for p in range(n)]
+    assert perm.to_array().tolist() == expected
+    assert perm.positions_to_indices(np.arange(n)[::-1]).tolist() == expected[::-1]
+    with pytest.raises(IndexError):
+        perm.positions_to_indices(np.array([n]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**32 - 1, 2**32, 2**64 - 1, 2**127 + 3, 2**200 + 9])
+def test_keyed_generators_match_seed_sequence(seed):
+    from funcgrad.data.seeding import KeyedGenerators
+    r = np.random.default_rng(seed % 2**32)
+    keys = np.stack([r.integers(0, 2**32, 20), r.integers(0, 2**32, 20)], axis=1)
+    keys[:3] = [[0, 0], [2**32 - 1, 2**32 - 1], [1, 0]]
+    for ks in (keys, np.concatenate([keys, [[2**32, 5]]])):  # the last: two words per entry
+        for (e, p), rng in zip(ks.tolist(), KeyedGenerators(seed).generators(ks)):
+            ref = np.random.Generator(np.random.PCG64(
+                np.random.SeedSequence(seed, spawn_key=(e, p))))
+            assert rng.bit_generator.state == ref.bit_generator.state
+            assert rng.integers(1 << 62, size=4).tolist() == ref.integers(
+                1 << 62, size=4).tolist()
+            assert rng.bit_generator.seed_seq.spawn_key == (e, p)
+    child, ref_child = rng.spawn(1)[0], ref.spawn(1)[0]
+    assert child.integers(1 << 62) == ref_child.integers(1 << 62)
+
+
 # ----------------------------------------------------------------------------- batch, len
 
 def test_batch_stacks_structures():

@@ -10,6 +10,13 @@ instead of renumbering, which keeps random access; it makes the length unknown.
 
 Iteration state is therefore one index (plus a count per sequential ``random_map``), whatever
 the pipeline: see ``funcgrad.data.iterator``.
+
+A ``batch`` of a random-access pipeline asks its parent for all its elements at once
+(``_gather``): ``shuffle``, ``repeat`` and ``shard`` map the whole index array with NumPy, an
+array source answers with one fancy-indexing gather per key, and ``map``/``random_map`` still
+call their function once per element (on views of one gathered batch, with the per-element
+generators built together). The values are exactly those of the element-by-element path,
+which stays the reference (``_VECTORISED = False`` selects it; the tests compare the two).
 """
 from __future__ import annotations
 
@@ -21,12 +28,15 @@ import numpy as np
 from funcgrad import tree_util
 from funcgrad.data import iterator as _it
 from funcgrad.data.errors import data_error, unknown_length_error
+from funcgrad.data.seeding import KeyedGenerators
 from funcgrad.data.shuffle import IndexShuffle, check_seed
 
 __all__ = ["Dataset"]
 
 _UNKNOWN = "unknown"    # length after filter
 _INFINITE = "infinite"  # length after repeat()
+_VECTORISED = True      # batches gather their elements together; False: one by one (reference)
+_TABLE_MAX = 1 << 20    # shuffle keeps whole per-epoch permutations up to this epoch length
 
 
 def _fn_name(fn) -> str:
@@ -388,6 +398,14 @@ class Dataset:
     def _getitem(self, i):  # random-access steps override this
         raise NotImplementedError
 
+    def _examples(self, indices: np.ndarray) -> list:
+        """The elements at these (non-negative, in range) indices: ``_getitem`` of each."""
+        return [self._getitem(i) for i in indices.tolist()]
+
+    def _gather(self, indices: np.ndarray):
+        """The elements at these indices stacked into one batch (steps may vectorise it)."""
+        return stack(self._examples(indices))
+
     def _describe(self) -> str | None:  # one step of the fingerprint; None = not included
         raise NotImplementedError
 
@@ -464,6 +482,21 @@ class _ArraySource(Dataset):
             return self._arrays[""][j]
         return {k: a[j] for k, a in self._arrays.items()}
 
+    def _gather(self, indices):
+        j = indices % self._n
+        if self._single:
+            return self._arrays[""][j]
+        return {k: a[j] for k, a in self._arrays.items()}
+
+    def _examples(self, indices):
+        # Views of one gathered batch, read-only like the views _getitem returns.
+        batch = self._gather(indices)
+        for a in ([batch] if self._single else batch.values()):
+            a.flags.writeable = False
+        if self._single:
+            return list(batch)
+        return [dict(zip(batch, values)) for values in zip(*batch.values())]
+
     def _describe(self):
         if self._single:
             return f"from_arrays({_short(self._arrays[''])})"
@@ -507,6 +540,10 @@ class _Map(_Step):
         x = self._parent._getitem(i)
         return x if x is _it.SKIP else self._fn(x)
 
+    def _examples(self, indices):
+        fn = self._fn
+        return [x if x is _it.SKIP else fn(x) for x in self._parent._examples(indices)]
+
     def _describe(self):
         return f"map({_fn_name(self._fn)})"
 
@@ -519,6 +556,7 @@ class _RandomMap(_Step):
     def __init__(self, parent, fn, seed):
         super().__init__(parent)
         self._fn, self._seed = fn, seed
+        self._generators = KeyedGenerators(seed)
 
     def _getitem(self, i):
         x = self._parent._getitem(i)
@@ -528,6 +566,16 @@ class _RandomMap(_Step):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(self._seed,
                                                                          spawn_key=key)))
         return self._fn(x, rng)
+
+    def _examples(self, indices):
+        xs = self._parent._examples(indices)
+        if self._epoch_len:
+            keys = np.stack(np.divmod(indices, self._epoch_len), axis=1)
+        else:
+            keys = np.stack([np.zeros_like(indices), indices], axis=1)
+        rngs = self._generators.generators(keys)
+        fn = self._fn
+        return [x if x is _it.SKIP else fn(x, rng) for x, rng in zip(xs, rngs)]
 
     def _describe(self):
         return f"random_map({_fn_name(self._fn)}, seed={self._seed})"
@@ -550,7 +598,7 @@ class _Filter(_Step):
 class _Shuffle(_Step):
     def __init__(self, parent, seed):
         super().__init__(parent)
-        self._seed, self._perms = seed, {}
+        self._seed, self._perms, self._tables = seed, {}, {}
 
     def _permutation(self, epoch):
         # Round keys of the last few epochs (prefetch threads may straddle an epoch boundary).
@@ -565,6 +613,31 @@ class _Shuffle(_Step):
         epoch, pos = divmod(i, self._epoch_len)
         return self._parent._getitem(epoch * self._epoch_len + self._permutation(epoch)(pos))
 
+    def _table(self, epoch):
+        # The whole permutation of an epoch: one array pass, then a look-up per element.
+        table = self._tables.get(epoch)
+        if table is None:
+            if len(self._tables) >= 4:
+                self._tables.clear()
+            table = self._tables[epoch] = self._permutation(epoch).to_array()
+        return table
+
+    def _source_indices(self, indices):
+        n = self._epoch_len
+        epochs, positions = np.divmod(indices, n)
+        out = np.empty_like(indices)
+        for epoch in np.unique(epochs).tolist():  # a batch spans one or two epochs
+            at = epochs == epoch
+            out[at] = self._table(epoch)[positions[at]] if n <= _TABLE_MAX else (
+                self._permutation(epoch).positions_to_indices(positions[at]))
+        return epochs * n + out
+
+    def _examples(self, indices):
+        return self._parent._examples(self._source_indices(indices))
+
+    def _gather(self, indices):
+        return self._parent._gather(self._source_indices(indices))
+
     def _describe(self):
         return f"shuffle(seed={self._seed})"
 
@@ -578,6 +651,12 @@ class _Repeat(_Step):
 
     def _getitem(self, i):
         return self._parent._getitem(i)  # indices past the parent's size are its later epochs
+
+    def _examples(self, indices):
+        return self._parent._examples(indices)
+
+    def _gather(self, indices):
+        return self._parent._gather(indices)
 
     def _describe(self):
         return f"repeat({self._num_epochs})"
@@ -596,6 +675,16 @@ class _Shard(_Step):
         epoch, pos = divmod(i, self._epoch_len)
         return self._parent._getitem(epoch * self._parent._epoch_len + self._index
                                      + pos * self._count)
+
+    def _source_indices(self, indices):
+        epochs, positions = np.divmod(indices, self._epoch_len)
+        return epochs * self._parent._epoch_len + self._index + positions * self._count
+
+    def _examples(self, indices):
+        return self._parent._examples(self._source_indices(indices))
+
+    def _gather(self, indices):
+        return self._parent._gather(self._source_indices(indices))
 
     def _describe(self):
         return f"shard({self._index}, {self._count}, drop_remainder={self._drop})"
@@ -621,6 +710,8 @@ class _Batch(_Step):
         else:  # j past the end: the parent's later epochs, as for any index
             epoch, jj = divmod(j, self._epoch_len)
             start, stop = epoch * s + jj * b, epoch * s + min((jj + 1) * b, s)
+        if _VECTORISED:
+            return self._parent._gather(np.arange(start, stop, dtype=np.int64))
         return stack([self._parent._getitem(k) for k in range(start, stop)])
 
     def _describe(self):
