@@ -458,6 +458,10 @@ VECTORISED = {
     .map(lambda x: x * 2).batch(4),
     "range_source": lambda: Dataset.range(13).shuffle(seed=1).repeat(2)
     .random_map(_draw, seed=3).batch(4),
+    "unsorted_keys": lambda: Dataset.from_arrays({"y": np.arange(9), "x": np.arange(9.0)})
+    .shuffle(seed=2).repeat(2).random_map(_noise, seed=1).batch(4),
+    "unsorted_keys_gather": lambda: Dataset.from_arrays({"y": np.arange(9), "x": np.arange(9.0)})
+    .shuffle(seed=2).repeat(2).batch(4),
     "digits": lambda: Dataset.from_arrays(datasets.load_digits()["train"]).shuffle(seed=0)
     .repeat().random_map(augment.random_crop(1), seed=1).batch(64, drop_remainder=True),
 }
@@ -471,8 +475,10 @@ def test_vectorised_batches_equal_element_by_element(name, table_max, monkeypatc
     ds = VECTORISED[name]()
     fast = _take(iter(ds), 60)
     monkeypatch.setattr(dataset, "_VECTORISED", False)
-    assert _same(fast, _take(iter(ds), 60))
-    assert len(fast) >= 3
+    reference = _take(iter(ds), 60)
+    assert _same(fast, reference) and len(fast) >= 3
+    assert [list(b) for b in fast if isinstance(b, dict)] == [  # same key order
+        list(b) for b in reference if isinstance(b, dict)]
 
 
 def test_vectorised_path_reads_arrays_by_gather_only(monkeypatch):
@@ -718,6 +724,26 @@ def test_random_crop_single_examples():
     out = augment.random_crop(1, fill=9)(hw, np.random.default_rng(1))
     assert len(_shift_of(out, hw, 1, fill=9)) == 1
     np.testing.assert_array_equal(augment.random_crop(0)(hw, np.random.default_rng(0)), hw)
+
+
+def test_random_crop_equals_the_padded_window():
+    # Crops without building the padded image: same pixels and the same draws as cropping the
+    # padded image at rng.integers(0, 2p+1, size=2), for shifts past the image too.
+    r = np.random.default_rng(0)
+    for shape, dtype, p, fill in [((8, 8), np.float32, 1, 0), ((1, 8, 8), np.uint8, 2, 7),
+                                  ((3, 5, 4), np.int64, 3, 0), ((2, 1, 3), np.float32, 5, 2.5),
+                                  ((1, 1), np.uint8, 9, 1)]:
+        image = (r.random(shape) * 100).astype(dtype)
+        h, w = shape[-2:]
+        padded = np.full(shape[:-2] + (h + 2 * p, w + 2 * p), fill, dtype)
+        padded[..., p:p + h, p:p + w] = image
+        for seed in range(30):
+            rng, ref_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+            out = augment.random_crop(p, fill=fill)(image, rng)
+            dy, dx = ref_rng.integers(0, 2 * p + 1, size=2)
+            expected = padded[..., dy:dy + h, dx:dx + w]
+            assert out.dtype == expected.dtype and np.array_equal(out, expected)
+            assert rng.bit_generator.state == ref_rng.bit_generator.state
 
 
 def test_random_crop_batch_draws_per_image():

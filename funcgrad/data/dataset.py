@@ -64,8 +64,34 @@ def _short(x) -> str:
     return f"{a.dtype.name}{list(a.shape)}"
 
 
+def _batch_keys(d: dict) -> tuple:
+    # The key order of a stacked dict: tree_util's (sorted; insertion order if unorderable).
+    try:
+        return tuple(sorted(d))
+    except TypeError:
+        return tuple(d)
+
+
+def _stack_flat_dicts(examples: list):
+    """``stack`` for the common case, dicts of arrays with the same keys; None otherwise."""
+    first = examples[0]
+    if type(first) is not dict or not all(
+            isinstance(v, (np.ndarray, np.generic, int, float, complex)) for v in first.values()):
+        return None
+    keys = first.keys()
+    if not all(type(ex) is dict and ex.keys() == keys for ex in examples):
+        return None
+    try:
+        return {k: np.stack([ex[k] for ex in examples]) for k in _batch_keys(first)}
+    except (ValueError, TypeError):  # let the general path name what does not fit
+        return None
+
+
 def stack(examples: list):
     """Stacks a list of examples (pytrees of arrays/scalars) leaf by leaf into one batch."""
+    fast = _stack_flat_dicts(examples)
+    if fast is not None:
+        return fast
     leaves0, treedef = tree_util.tree_flatten(examples[0])
     columns = [[leaf] for leaf in leaves0]
     for k, ex in enumerate(examples[1:], 1):
@@ -474,6 +500,7 @@ class _ArraySource(Dataset):
             raise data_error(op, f"the arrays have different lengths ({listing})",
                              "give every array the same first dimension, one entry per example")
         self._arrays = views
+        self._gather_keys = _batch_keys(views)  # a gathered batch is ordered like a stacked one
         self._n = self._size = self._epoch_len = next(iter(lengths.values()))
 
     def _getitem(self, i):
@@ -486,7 +513,7 @@ class _ArraySource(Dataset):
         j = indices % self._n
         if self._single:
             return self._arrays[""][j]
-        return {k: a[j] for k, a in self._arrays.items()}
+        return {k: self._arrays[k][j] for k in self._gather_keys}
 
     def _examples(self, indices):
         # Views of one gathered batch, read-only like the views _getitem returns.
@@ -495,7 +522,8 @@ class _ArraySource(Dataset):
             a.flags.writeable = False
         if self._single:
             return list(batch)
-        return [dict(zip(batch, values)) for values in zip(*batch.values())]
+        keys = list(self._arrays)  # each example in _getitem's key order
+        return [dict(zip(keys, values)) for values in zip(*(batch[k] for k in keys))]
 
     def _describe(self):
         if self._single:
