@@ -427,3 +427,80 @@ def test_errors():
             preferred_element_type=np.int32)
     with pytest.raises(errors.ShapeError, match="Fix: "):
         fg.jit(lambda a, b: lax.conv_general_dilated(a, b, (1, 1), "VALID"))(x, w)
+
+
+# ---------------------------------------------------------------- Numba kernels vs NumPy path
+
+@st.composite
+def kernel_config(draw):
+    """A 2-D convolution in canonical layout that the Numba kernels serve (stride 1, no lhs
+    dilation or groups), as a forward-like call or a kernel-gradient-like one (window larger
+    than the output), with padding from cropping to wider than the window."""
+    dtype = draw(st.sampled_from([F32, F64]))
+    n, c, o = (draw(st.integers(1, 5)) for _ in range(3))
+    sp = [draw(st.integers(1, 9)) for _ in range(2)]
+    if draw(st.booleans()):  # kernel gradient: window spans most of the input
+        ksp = [draw(st.integers(max(d - 2, 1), d + 2)) for d in sp]
+        rd = (1, 1)
+    else:
+        ksp = [draw(st.integers(1, 4)) for _ in range(2)]
+        rd = tuple(draw(st.integers(1, 2)) for _ in range(2))
+    padding = []
+    for d, k, r in zip(sp, ksp, rd):
+        lo = draw(st.integers(-1, 3))
+        need = max(_dilate(k, r) - d - lo, -1)  # at least an empty output
+        hi = draw(st.integers(need, max(need, 3)))
+        padding.append((lo, hi))
+    lhs = draw(H.arrays((n, c) + tuple(sp), dtype))
+    rhs = draw(H.arrays((o, c) + tuple(ksp), dtype))
+    return lhs, rhs, dict(window_strides=(1, 1), padding=tuple(padding), rhs_dilation=rd)
+
+
+@settings(max_examples=H.scaled(40))
+@given(config=kernel_config())
+def test_numba_kernels_match_numpy_path(config):
+    from funcgrad.primitives import convolution as conv_mod
+    lhs, rhs, kw = config
+    fast = np.asarray(lax.conv_general_dilated(lhs, rhs, **kw))
+    conv_mod.USE_NUMBA_KERNELS = False
+    try:
+        slow = np.asarray(lax.conv_general_dilated(lhs, rhs, **kw))
+    finally:
+        conv_mod.USE_NUMBA_KERNELS = True
+    tol = (1e-5, 1e-4) if lhs.dtype == F32 else (1e-12, 1e-12)
+    H.assert_close(fast, slow, *tol)
+    H.assert_close(fast, ref_conv(lhs, rhs, **kw), *tol)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_numba_kernels_serve_the_convnet_calls(dtype, monkeypatch):
+    # The five convolutions of a conv layer's training step (forward, input gradient, kernel
+    # gradient) take the Numba path, in any input layout, and agree with the NumPy path.
+    from funcgrad.primitives import _conv_kernels
+    from funcgrad.primitives import convolution as conv_mod
+    calls = []
+    real = _conv_kernels.kernels
+
+    def spy():
+        direct, kernel_grad = real()
+        return (lambda *a: calls.append("direct") or direct(*a),
+                lambda *a: calls.append("kernel_grad") or kernel_grad(*a))
+
+    monkeypatch.setattr(_conv_kernels, "kernels", spy)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4, 9, 9)).astype(dtype)
+    w = rng.standard_normal((6, 4, 3, 3)).astype(dtype)
+
+    def loss(x, w):
+        y = lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "OIHW",
+                                                                               "NHWC"))
+        return (y * y).sum()
+
+    xt = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    fast = fg.grad(loss, argnums=(0, 1))(xt, w)
+    assert sorted(set(calls)) == ["direct", "kernel_grad"]
+    monkeypatch.setattr(conv_mod, "USE_NUMBA_KERNELS", False)
+    slow = fg.grad(loss, argnums=(0, 1))(xt, w)
+    tol = (1e-5, 1e-4) if dtype == F32 else (1e-12, 1e-12)
+    for a, b in zip(fast, slow):
+        H.assert_close(a, b, *tol)

@@ -300,6 +300,48 @@ def _conv_canonical(x, w, window_strides, padding, lhs_dilation, rhs_dilation, g
     return np.matmul(wm, patches).reshape((ng, og, nb) + tuple(out_sp))
 
 
+# The Numba kernels of _conv_kernels serve 2-D float convolutions with no groups, no lhs
+# dilation and window stride 1 (CNN layers with stride 1, their input and kernel gradients);
+# everything else, and every call while this is False, takes the NumPy path above.
+USE_NUMBA_KERNELS = True
+
+
+def _conv_fast(x, w, window_strides, padding, lhs_dilation, rhs_dilation, groups,
+               batch_groups, out_sp):
+    """The canonical (N, O, Y...) result from a Numba kernel, or None where none applies."""
+    if not USE_NUMBA_KERNELS or x.ndim != 4 or groups != 1 or batch_groups != 1 or \
+            x.dtype not in (np.float32, np.float64) or \
+            tuple(window_strides) != (1, 1) or tuple(lhs_dilation) != (1, 1):
+        return None
+    (lo_h, _), (lo_w, _) = padding
+    if lo_h < 0 or lo_w < 0:  # crop now: the kernels only pad
+        x = x[:, :, max(-lo_h, 0):, max(-lo_w, 0):]
+        lo_h, lo_w = max(lo_h, 0), max(lo_w, 0)
+    from funcgrad.primitives import _conv_kernels
+    direct, kernel_grad = _conv_kernels.kernels()
+    k_sp = w.shape[2:]
+    if out_sp[0] * out_sp[1] < k_sp[0] * k_sp[1]:
+        # Window larger than the output: a kernel gradient. Its operands arrive with batch and
+        # features exchanged, so exchanging them back is usually free.
+        if tuple(rhs_dilation) != (1, 1):
+            return None
+        xs, gs = _readonly(x.transpose(1, 0, 2, 3)), _readonly(w.transpose(1, 0, 2, 3))
+        partial = np.empty((xs.shape[0], xs.shape[1], gs.shape[1]) + tuple(out_sp), x.dtype)
+        kernel_grad(xs, gs, partial, lo_h, lo_w)
+        return partial.sum(axis=0)
+    out = np.empty((x.shape[0], w.shape[0]) + tuple(out_sp), x.dtype)
+    direct(_readonly(x), _readonly(w), out, lo_h, lo_w, *rhs_dilation)
+    return out
+
+
+def _readonly(a):
+    # C-contiguous and read-only whatever the caller's flags: Numba types writeable and
+    # read-only arrays apart, so this keeps one compiled signature per dtype.
+    a = np.ascontiguousarray(a).view()
+    a.flags.writeable = False
+    return a
+
+
 def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
                dimension_numbers, feature_group_count, batch_group_count,
                preferred_element_type):
@@ -320,6 +362,13 @@ def _conv_impl(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dilation,
         return final
     if i == 0 or 0 in k_sp:  # an empty window: every output is an empty sum
         final[...] = 0
+        return final
+    fast = _conv_fast(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
+                      feature_group_count, batch_group_count, out_sp)
+    if fast is not None:  # canonical (N, O, Y...)
+        if tuple(out_spec) == tuple(range(len(out_spec))) and fast.dtype == out_dtype:
+            return fast
+        final.transpose(out_spec)[...] = fast
         return final
     res = _conv_canonical(x, w, window_strides, padding, lhs_dilation, rhs_dilation,
                           feature_group_count, batch_group_count, out_sp)
