@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import math
 
 import numpy as np
 
 from funcgrad import config, core
-from funcgrad.lowering import codegen, disk_cache, fusion, interpret
+from funcgrad.lowering import blas_threads, codegen, disk_cache, fusion, interpret
 
 BLOCK = 256  # elements per block of a blocked floating-point sum
 
@@ -407,7 +408,7 @@ def _own(x, args):
 def _library_call(eqn, kind, si, g, atom, backend) -> str:
     args = [atom(a) for a in eqn.invars]
     if eqn.prim.name == "dot_general":
-        fast = _matmul_call(eqn, args)
+        fast = _matmul_call(eqn, args, g)
         if fast is not None:
             return fast
     fname = f"_l{si}"
@@ -443,8 +444,10 @@ def _library_fn(eqn, backend):
     return call
 
 
-def _matmul_call(eqn, args):
-    """``np.matmul`` on (transposed) operands for plain matrix/vector products, else None."""
+def _matmul_call(eqn, args, g):
+    """``np.matmul`` on (transposed) operands for plain matrix/vector products, else None.
+
+    Small products run on one BLAS thread (see ``blas_threads``)."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     lhs, rhs = (a.aval for a in eqn.invars)
     pet = eqn.params["preferred_element_type"]
@@ -455,4 +458,8 @@ def _matmul_call(eqn, args):
     b = args[1] if rhs.ndim == 1 or rc == (0,) else f"{args[1]}.T"
     if lhs.ndim == 1 and rhs.ndim == 1:
         return f"np.asarray(np.dot({a}, {b}))"
+    macs = math.prod(eqn.outvars[0].aval.shape) * lhs.shape[lc[0]]
+    if macs < blas_threads.SERIAL_MAX_MACS and blas_threads.controls()[0] is not None:
+        g["_serial"] = blas_threads.serial
+        return f"_serial(np.matmul, {a}, {b})"
     return f"np.matmul({a}, {b})"
