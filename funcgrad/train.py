@@ -13,6 +13,11 @@ the bundled 8x8 digits; ``funcgrad-train --help`` lists the options.
 Resuming (``--resume``) continues from the last checkpoint in ``--checkpoint-dir`` and ends with
 exactly the parameters an uninterrupted run would have: the data order depends only on (seed,
 epoch, position), dropout keys on (seed, step), and the compiled step is deterministic.
+
+Data-parallel training on several processes or machines: ``mpirun -n 2 funcgrad-train
+--distributed``. Each process reads its ``1 / N`` of every global batch (``--batch-size`` is the
+global batch), gradients are averaged in one fused MPI Allreduce per step, and only process 0
+prints and writes files. See docs/distributed.md.
 """
 from __future__ import annotations
 
@@ -65,6 +70,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="stop after this many steps in total (for smoke tests)")
     p.add_argument("--keep", type=int, default=3, help="checkpoints to keep")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training under mpirun/mpiexec (needs "
+                        "pip install 'funcgrad[distributed]'): --batch-size is the global "
+                        "batch, split across the processes; see docs/distributed.md")
     args = p.parse_args(argv)
     if args.epochs is None:
         args.epochs = 40 if args.dataset == "digits" else 3
@@ -124,11 +133,26 @@ def _train_pipeline(train: dict, args) -> fdata.Dataset:
     return ds.batch(args.batch_size, drop_remainder=True).prefetch(2)
 
 
+def _distributed_pipeline(train: dict, args, rank: int, count: int) -> fdata.Dataset:
+    """Process ``rank``'s part of the same global stream ``_train_pipeline`` yields: global
+    batch ``j`` is split into ``count`` consecutive local batches, and this process reads
+    local batch ``j * count + rank``. ``repeat`` is finite so that ``shard`` (which deals
+    whole local batches out) sees one long epoch; it covers every step of the run."""
+    ds = fdata.Dataset.from_arrays(train).shuffle(seed=args.seed).repeat(args.epochs)
+    if args.augment:
+        pad = 1 if train["image"].shape[-1] <= 16 else 2
+        ds = ds.random_map(augment.random_crop(pad), seed=args.seed + 1)
+    local = args.batch_size // count
+    return ds.batch(local, drop_remainder=True).shard(rank, count,
+                                                      drop_remainder=True).prefetch(2)
+
+
 class _Trainer:
     """The model, optimiser and the two compiled functions (a training step and a batch of
     predictions)."""
 
-    def __init__(self, model: nn.Module, opt: optim.GradientTransformation):
+    def __init__(self, model: nn.Module, opt: optim.GradientTransformation,
+                 fold_rank: bool = False):
         self.model, self.opt = model, opt
 
         def loss_fn(params, batch, rng):
@@ -149,6 +173,20 @@ class _Trainer:
 
         self.step = fg.jit(step)
         self.predict = fg.jit(predict)
+
+        # Data-parallel: the step split around the gradient Allreduce (distributed.py).
+        def grads(params, batch, key, step, rank):
+            rng = fg.random.fold_in(key, step)
+            if fold_rank:  # independent dropout masks on each process's rows
+                rng = fg.random.fold_in(rng, rank)
+            return fg.value_and_grad(loss_fn)(params, batch, rng)
+
+        def update(params, opt_state, grads):
+            updates, opt_state = opt.update(grads, opt_state, params)
+            return optim.apply_updates(params, updates), opt_state
+
+        self.grads = fg.jit(grads)
+        self.update = fg.jit(update)
 
     def accuracy(self, params, split: dict, batch_size: int = 500) -> float:
         images, labels = split["image"], split["label"]
@@ -210,10 +248,45 @@ def _write_json(obj: Any, path: str):
     os.replace(tmp, path)
 
 
+def _start_distributed(args):
+    """Joins the MPI job; returns the distributed module, this process's rank and the count."""
+    from funcgrad import distributed as dist
+    dist.initialize(require_mpi=True)
+    rank, count = dist.process_index(), dist.process_count()
+    if args.batch_size % count:
+        raise SystemExit(f"funcgrad-train: --batch-size {args.batch_size} (the global batch) "
+                         f"does not split evenly across {count} processes; use a multiple of "
+                         f"{count}, e.g. --batch-size {args.batch_size // count * count or count}"
+                         f".")
+    return dist, rank, count
+
+
+def _resume_distributed(args, dist, params, opt_state, dropout_key):
+    """Process 0 reads the latest checkpoint (the others may not see its files) and sends
+    what it holds to the others: parameters, optimiser state, key, step, history and the
+    data position (every process's iterator is at the same local batch index)."""
+    state = None
+    if dist.process_index() == 0 and checkpoints.latest_step(args.checkpoint_dir) is not None:
+        state = checkpoints.restore_train_state(args.checkpoint_dir)
+        params, opt_state, dropout_key = state.params, state.opt_state, state.rng
+    meta = dist.broadcast_object(None if state is None else {
+        "step": int(state.step), "position": (state.data_state or {}).get("position"),
+        "history": list((state.extra or {}).get("history", []))})
+    if meta is None:
+        raise SystemExit(f"funcgrad-train: --resume found no checkpoint in "
+                         f"{args.checkpoint_dir!r}; run without --resume first, or point "
+                         f"--checkpoint-dir at the earlier run's checkpoints.")
+    return params, opt_state, dropout_key, meta
+
+
 def main(argv=None) -> dict:
     """Runs the training program; returns the metrics it also writes to ``<out>/metrics.json``."""
     args = parse_args(argv)
     t_start = time.perf_counter()
+    dist, rank, count = _start_distributed(args) if args.distributed else (None, 0, 1)
+    is_main = rank == 0  # only process 0 prints and writes files
+    if not is_main:
+        args.quiet = True
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     splits = _load(args)
     train, test = splits["train"], splits["test"]
@@ -227,15 +300,25 @@ def main(argv=None) -> dict:
 
     model = build_model(args.model, image_shape, num_classes)
     opt = make_optimizer(args.optimizer, args.lr, total_steps)
-    trainer = _Trainer(model, opt)
+    trainer = _Trainer(model, opt, fold_rank=count > 1)
     key = fg.random.PRNGKey(args.seed)
     init_key, dropout_key = fg.random.split(key)
     params = model.init(init_key)
     opt_state = opt.init(params)
-    iterator = iter(_train_pipeline(train, args))
+    iterator = iter(_distributed_pipeline(train, args, rank, count) if dist
+                    else _train_pipeline(train, args))
     step, history = 0, []
 
-    if args.resume:
+    if args.resume and dist:
+        params, opt_state, dropout_key, meta = _resume_distributed(args, dist, params,
+                                                                   opt_state, dropout_key)
+        step, history = meta["step"], meta["history"]
+        if meta["position"] is not None:
+            data_state = iterator.get_state()
+            data_state["position"] = meta["position"]
+            iterator.set_state(data_state)
+        log(f"resumed from step {step} (epoch {step // steps_per_epoch})")
+    elif args.resume:
         latest = checkpoints.latest_step(args.checkpoint_dir)
         if latest is None:
             raise SystemExit(f"funcgrad-train: --resume found no checkpoint in "
@@ -248,14 +331,20 @@ def main(argv=None) -> dict:
         history = list((state.extra or {}).get("history", []))
         log(f"resumed from step {step} (epoch {step // steps_per_epoch})")
 
+    if dist:  # every process starts from process 0's parameters
+        params, opt_state, dropout_key = dist.broadcast((params, opt_state, dropout_key))
+        dist.reset_comm_stats()
     n_params = sum(int(np.size(p)) for p in fg.tree_util.tree_leaves(params))
     log(f"funcgrad-train: {args.model} ({n_params:,} parameters) on {args.dataset}: "
         f"{len(train['label'])} train / {len(test['label'])} test images {image_shape}, "
         f"{args.epochs} epochs of {steps_per_epoch} steps, batch {args.batch_size}, "
-        f"{args.optimizer} lr {args.lr}")
+        f"{args.optimizer} lr {args.lr}"
+        + (f"; data-parallel on {count} processes, {args.batch_size // count} examples each"
+           if dist else ""))
 
+    start = step
     last_step = total_steps if args.max_steps is None else min(total_steps, args.max_steps)
-    wait_s = compute_s = 0.0
+    wait_s = compute_s = comm_s = 0.0
     first_step_s = None
     while step < last_step:
         epoch = step // steps_per_epoch
@@ -266,8 +355,16 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             batch = next(iterator)
             t1 = time.perf_counter()
-            params, opt_state, loss = trainer.step(params, opt_state, batch, dropout_key,
-                                                   np.int32(step))
+            if dist:
+                loss, grads = trainer.grads(params, batch, dropout_key, np.int32(step),
+                                            np.int32(rank))
+                tc = time.perf_counter()
+                grads, loss = dist.average_gradients(grads, loss)  # one fused Allreduce
+                tc = time.perf_counter() - tc
+                params, opt_state = trainer.update(params, opt_state, grads)
+            else:
+                params, opt_state, loss = trainer.step(params, opt_state, batch, dropout_key,
+                                                       np.int32(step))
             loss = float(loss)
             t2 = time.perf_counter()
             if first_step_s is None:
@@ -275,6 +372,7 @@ def main(argv=None) -> dict:
             else:
                 compute_s += t2 - t1
                 wait_s += t1 - t0
+                comm_s += tc if dist else 0.0
             if not math.isfinite(loss):
                 raise SystemExit(f"funcgrad-train: the loss became {loss} at step {step}; "
                                  f"lower --lr (now {args.lr}).")
@@ -296,11 +394,13 @@ def main(argv=None) -> dict:
         history.append(record)
         log(f"epoch {record['epoch']:g}: train loss {record['train_loss']:.4f}, "
             f"test accuracy {100 * acc:.2f}%")
-        checkpoints.save_train_state(
-            args.checkpoint_dir, step, params=params, opt_state=opt_state, rng=dropout_key,
-            data_state=iterator.get_state(), extra={"history": history}, keep=args.keep)
+        if is_main:
+            checkpoints.save_train_state(
+                args.checkpoint_dir, step, params=params, opt_state=opt_state, rng=dropout_key,
+                data_state=iterator.get_state(), extra={"history": history}, keep=args.keep)
 
-    os.makedirs(args.out, exist_ok=True)
+    if is_main:
+        os.makedirs(args.out, exist_ok=True)
     timed_steps = max(step - 1, 1)
     metrics = {
         "config": {k: v for k, v in vars(args).items()},
@@ -313,6 +413,14 @@ def main(argv=None) -> dict:
         "step_ms": 1e3 * compute_s / timed_steps,
         "data_wait_ms": 1e3 * wait_s / timed_steps,
     }
+    if dist:
+        stats = dist.comm_stats()
+        metrics["processes"] = count
+        metrics["allreduce_ms"] = 1e3 * comm_s / timed_steps
+        metrics["allreduce_bytes_per_step"] = stats["allreduce_bytes"] // max(step - start, 1)
+        metrics["allreduce_calls_per_step"] = stats["allreduce_calls"] / max(step - start, 1)
+    if not is_main:
+        return metrics
     _write_json(metrics, os.path.join(args.out, "metrics.json"))
     note = _plot(metrics, os.path.join(args.out, "curves.png")) if history else None
     if note:
