@@ -105,6 +105,7 @@ def test_single_process_collectives_are_identities(fresh):
     (lambda d: d.psum({"s": "text"}), "not an array"),
     (lambda d: d.broadcast(np.ones(2), root=1), "root=1 is not a process index"),
     (lambda d: d.all_gather(np.float32(1), tiled=True), "tiled=True concatenates"),
+    (lambda d: fg.jit(lambda x: d.psum(x))(np.ones(2, np.float32)), "call psum outside fg.jit"),
 ])
 def test_single_process_errors_name_the_problem(fresh, call, match):
     fresh.initialize()
