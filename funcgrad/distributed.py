@@ -43,8 +43,9 @@ from typing import Any
 
 import numpy as np
 
+from funcgrad import errors
 from funcgrad.array import Array
-from funcgrad.errors import FuncgradError, InvalidArgumentError
+from funcgrad.errors import InvalidArgumentError
 from funcgrad.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 
 __all__ = [
@@ -66,20 +67,7 @@ _SPIN_S = 0.02  # how long a collective polls without sleeping
 _FAIL_TAG = 7301  # on a private duplicate of COMM_WORLD, so it never meets user messages
 
 
-class DistributedError(FuncgradError, RuntimeError):
-    """A collective could not complete: another process failed, or the wait ran past the
-    timeout, or MPI is needed but not available.
-
-    Wrong::
-
-        # under mpirun -n 2, process 1 raises before the collective; process 0 would wait
-        grads = dist.pmean(grads)          # forever, were there no timeout
-
-    Right::
-
-        Read the failed process's own error (printed above this one) and fix it there; for
-        steps that are legitimately slow, raise the timeout: dist.initialize(timeout=1800).
-    """
+DistributedError = errors.DistributedError
 
 
 class _State:

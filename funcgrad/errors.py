@@ -172,6 +172,22 @@ class UnknownLengthError(FuncgradError, TypeError):
     """
 
 
+class DistributedError(FuncgradError, RuntimeError):
+    """A collective could not complete: another process failed, or the wait ran past the
+    timeout, or MPI is needed but not available.
+
+    Wrong::
+
+        # under mpirun -n 2, process 1 raises before the collective; process 0 would wait
+        grads = dist.pmean(grads)          # forever, were there no timeout
+
+    Right::
+
+        Read the failed process's own error (printed above this one) and fix it there; for
+        steps that are legitimately slow, raise the timeout: dist.initialize(timeout=1800).
+    """
+
+
 class FuncgradWarning(UserWarning):
     """Base class of funcgrad's warnings (retraces, cache refusals, backend fallbacks)."""
 
