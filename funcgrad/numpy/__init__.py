@@ -11,7 +11,7 @@ import numpy as _np
 from funcgrad import _array_methods
 from funcgrad.array import Array as ndarray  # noqa: F401
 from funcgrad.numpy import (_creation, _indexing, _matmul, _reductions, _shape, _sorting,
-                            _ufuncs, linalg)
+                            _ufuncs, fft, linalg)
 from funcgrad.numpy._creation import *  # noqa: F401,F403
 from funcgrad.numpy._indexing import *  # noqa: F401,F403
 from funcgrad.numpy._matmul import *  # noqa: F401,F403

@@ -2,10 +2,12 @@
 from funcgrad.primitives import (  # noqa: F401
     convolution,
     elementwise,
+    fft,
     indexing,
     linalg,
     reductions,
     sorting,
+    special,
     structural,
     windowed,
 )

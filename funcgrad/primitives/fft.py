@@ -1,0 +1,2 @@
+"""Fourier transforms: the ``fft`` primitive (being written)."""
+__all__: list[str] = []
