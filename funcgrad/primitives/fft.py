@@ -127,12 +127,13 @@ from funcgrad.transforms import transpose as _tr  # noqa: E402
 from funcgrad.transforms import vmap as _vm  # noqa: E402
 
 
-def _reverse_mod_n(x, k):
-    """``y[j] = x[(-j) mod n]`` along each of the trailing ``k`` axes: the time reversal that
-    turns a transform with ``exp(-i...)`` kernels into one with ``exp(+i...)``."""
+def reverse_mod_n(x, axes):
+    """``y[j] = x[(-j) mod n]`` along each of ``axes`` (non-negative): the time reversal that
+    turns a transform with ``exp(-i...)`` kernels into one with ``exp(+i...)``, or, for real
+    ``x``, conjugates its spectrum."""
     shape = core.get_aval(x).shape
     nd = len(shape)
-    for a in range(nd - k, nd):
+    for a in axes:
         n = shape[a]
         if n <= 1:
             continue
@@ -165,7 +166,8 @@ def _half_spectrum_weights(n):
 def _fft_transpose(ct, x, *, fft_type, fft_lengths):
     if type(ct) is _ad.Zero:
         return [_ad.Zero(x.aval)]
-    k = len(fft_lengths)
+    nd = x.aval.ndim
+    trailing = tuple(range(nd - len(fft_lengths), nd))
     if fft_type in ("FFT", "IFFT"):
         # The DFT matrix (and its inverse) is symmetric.
         return [fft_p.bind(ct, fft_type=fft_type, fft_lengths=fft_lengths)]
@@ -176,9 +178,9 @@ def _fft_transpose(ct, x, *, fft_type, fft_lengths):
         # Re(sum w h exp(+i...)) / N, so divide by w, multiply by N, and reverse time to flip
         # the exponent's sign.
         h = _scale_last_axis(ct, size / w)
-        return [_reverse_mod_n(fft_p.bind(h, fft_type="IRFFT", fft_lengths=fft_lengths), k)]
+        return [reverse_mod_n(fft_p.bind(h, fft_type="IRFFT", fft_lengths=fft_lengths), trailing)]
     # IRFFT^T ct = (w / N) * conj(RFFT(ct)) = (w / N) * RFFT(ct reversed in time) (ct is real).
-    spectrum = fft_p.bind(_reverse_mod_n(ct, k), fft_type="RFFT", fft_lengths=fft_lengths)
+    spectrum = fft_p.bind(reverse_mod_n(ct, trailing), fft_type="RFFT", fft_lengths=fft_lengths)
     return [_scale_last_axis(spectrum, w / size)]
 
 
