@@ -66,3 +66,11 @@ def test_errors(tmp_path):
         _run(tmp_path, "none", "--resume")
     with pytest.raises(SystemExit):
         train.parse_args(["--dataset", "mnist"])  # needs --data-dir
+
+
+def test_plot_is_skipped_without_matplotlib(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    out = tmp_path / "noplot"
+    train.main(["--out", str(out), "--max-steps", "2", "--batch-size", "128"])
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert (out / "metrics.json").exists() and not (out / "curves.png").exists()
