@@ -231,9 +231,9 @@ def ifftn(a, s=None, axes=None, norm=None):
     Args and Returns as for ``fftn``; "backward" normalisation scales by ``1/prod(s)``.
 
     Example:
-        >>> fnp.fft.ifftn(fnp.fft.fftn(fnp.ones((2, 2)))).real
-        Array([[1., 1.],
-               [1., 1.]], dtype=float32)
+        >>> fnp.fft.ifftn(fnp.fft.fftn(fnp.ones((2, 2))))
+        Array([[1.+0.j, 1.+0.j],
+               [1.+0.j, 1.+0.j]], dtype=complex64)
     """
     return _transform("ifftn", a, s, axes, "IFFT", norm)
 
@@ -394,7 +394,7 @@ def ihfft(a, n=None, axis=-1, norm=None):
 
     Example:
         >>> fnp.fft.ihfft(fnp.array([8.0, -2.0, 0.0, -2.0]))
-        Array([1.-0.j, 2.-0.j, 3.-0.j], dtype=complex64)
+        Array([1.+0.j, 2.+0.j, 3.+0.j], dtype=complex64)
     """
     _check_norm("ihfft", norm)
     a = _to_real("ihfft", a)
