@@ -179,6 +179,26 @@ def is_integer(dtype) -> bool:
     return np.dtype(dtype).kind in "iu"
 
 
+def is_complex(dtype) -> bool:
+    return np.dtype(dtype).kind == "c"
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The real dtype of matching precision: float32 for complex64, float64 for complex128;
+    any other dtype is returned unchanged."""
+    dt = np.dtype(dtype)
+    return np.dtype(f"float{dt.itemsize * 4}") if dt.kind == "c" else dt
+
+
+def complex_dtype(dtype) -> np.dtype:
+    """The complex dtype holding values of ``dtype``: complex64 for float16 and float32,
+    complex128 for float64; complex dtypes are returned unchanged."""
+    dt = np.dtype(dtype)
+    if dt.kind == "c":
+        return dt
+    return complex128 if dt == float64 else complex64
+
+
 def tangent_dtype(dtype) -> np.dtype:
     """The dtype of tangents/cotangents for values of ``dtype`` (float0 for ints and bools)."""
     dt = np.dtype(dtype)

@@ -5,6 +5,10 @@ central finite differences computed in float64, along random directions, one arg
 time (so a failure names the argument), and recursively up to ``order``. It also checks that
 forward and reverse mode agree (``<ct, J t> == <J^T ct, t>``).
 
+Complex arguments are perturbed along random complex directions (real and imaginary parts
+together), and the pairing of a cotangent with a tangent is JAX's ``re(sum(ct * t))``, without
+conjugation, which is the convention funcgrad's transposes follow.
+
 The strategies need ``hypothesis`` (a test dependency), imported only when they are used.
 """
 from __future__ import annotations
@@ -26,6 +30,8 @@ def _ad():
 
 def _to64(x):
     a = np.asarray(x)
+    if a.dtype.kind == "c":
+        return a.astype(np.complex128)
     return a.astype(np.float64) if a.dtype.kind == "f" else a
 
 
@@ -36,7 +42,8 @@ def _flat_out(f, args):
 
 
 def _inner(xs, ys) -> float:
-    return float(sum(np.vdot(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    # re(sum(x * y)): the real dot product of the real and imaginary parts of x and conj(y).
+    return float(sum(np.real(np.sum(_to64(x) * _to64(y)))
                      for x, y in zip(xs, ys) if _is_float(x) and _is_float(y)))
 
 
@@ -55,7 +62,13 @@ def _random_cotangent(o, rng):
     """A random cotangent for a float output; the float0 zero for an integer or bool one."""
     if not _is_float(o):
         return _float0_zeros(o)
-    return rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype)
+    return _random_normal(np.shape(o), np.asarray(o).dtype, rng)
+
+
+def _random_normal(shape, dtype, rng):
+    if np.dtype(dtype).kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
 
 
 def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float) -> list:
@@ -71,11 +84,14 @@ def numerical_jvp(f: Callable, args: Sequence, tangents: Sequence, eps: float) -
 
 def _random_like(x, rng):
     a = np.asarray(x)
-    return rng.standard_normal(a.shape).astype(a.dtype) if a.dtype.kind == "f" else None
+    return _random_normal(a.shape, a.dtype, rng) if a.dtype.kind in "fc" else None
 
 
 def _tolerances(args, atol, rtol, eps):
-    dts = [np.asarray(a).dtype for a in args if np.asarray(a).dtype.kind == "f"]
+    # complex64 has float32's precision, complex128 float64's.
+    dts = [np.dtype(np.asarray(a).dtype.name.replace("complex64", "float32")
+                    .replace("complex128", "float64"))
+           for a in args if np.asarray(a).dtype.kind in "fc"]
     worst = np.dtype("float32") if np.dtype("float32") in dts else np.dtype("float64")
     return (atol if atol is not None else _DEFAULT_TOL[worst],
             rtol if rtol is not None else _DEFAULT_TOL[worst],
@@ -88,7 +104,7 @@ class GradCheckError(AssertionError):
 
 def _compare(what, name, got, want, atol, rtol):
     for k, (g, w) in enumerate(zip(got, want)):
-        g, w = np.asarray(g, np.float64), np.asarray(w, np.float64)
+        g, w = _to64(np.asarray(g)), _to64(np.asarray(w))
         if g.shape != w.shape:
             raise GradCheckError(f"{what} for {name}: output {k} has shape {g.shape}, "
                                  f"finite differences give {w.shape}")
@@ -210,6 +226,10 @@ def check_grads(f: Callable, args: Sequence, order: int = 2, modes=("fwd", "rev"
 DOMAINS = {
     "real": (-3.0, 3.0), "positive": (0.1, 4.0), "unit": (-0.9, 0.9), "ge1": (1.1, 4.0),
     "small": (-1.2, 1.2), "nonzero": (0.3, 3.0),
+    # Complex values whose real and imaginary parts both have magnitude in [0.2, 1.4] (random
+    # signs), which keeps them away from every branch cut of the elementwise functions (on the
+    # axes) and from the poles of tan and tanh.
+    "complex": (0.2, 1.4),
 }
 
 
@@ -242,7 +262,8 @@ def elements(domain: str = "real"):
 
 def arrays(dtype="float64", shape=None, domain: str = "real"):
     """Strategy of NumPy arrays of ``dtype`` and ``shape`` (a shape or a strategy) with values
-    in ``domain``; non-zero domains get random signs."""
+    in ``domain``; non-zero domains get random signs. For complex dtypes both the real and
+    the imaginary part are drawn from the domain."""
     from hypothesis import strategies as st
     shape_st = shapes() if shape is None else (
         shape if hasattr(shape, "example") else st.just(tuple(shape)))
@@ -253,8 +274,13 @@ def arrays(dtype="float64", shape=None, domain: str = "real"):
         rng = np.random.default_rng(seed)
         lo, hi = DOMAINS[domain]
         vals = rng.uniform(lo, hi, size=shp)
-        if domain == "nonzero":
+        if domain in ("nonzero", "complex"):
             vals = vals * rng.choice([-1.0, 1.0], size=shp)
+        if np.dtype(dtype).kind == "c":
+            im = rng.uniform(lo, hi, size=shp)
+            if domain in ("nonzero", "complex"):
+                im = im * rng.choice([-1.0, 1.0], size=shp)
+            vals = vals + 1j * im
         return vals.astype(dtype)
     return st.composite(lambda draw: build(draw))()
 

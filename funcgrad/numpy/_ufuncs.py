@@ -260,7 +260,9 @@ mod = remainder
 
 def fmod(x1, x2, /):
     """C-style remainder, elementwise: the result has the dividend's sign."""
-    return ew.rem_p.bind(*_promote_numeric("fmod", x1, x2))
+    x1, x2 = _promote_numeric("fmod", x1, x2)
+    _no_complex("fmod", x1, "apply it to the real and imaginary parts (fnp.real, fnp.imag).")
+    return ew.rem_p.bind(x1, x2)
 
 
 def divmod(x1, x2, /):  # noqa: A001 - NumPy's name
@@ -394,6 +396,7 @@ def trunc(x, /):
 def fix(x, /):
     """Rounds toward zero, elementwise (NumPy's older name for ``trunc``)."""
     (x,) = _promote("fix", x)
+    _no_complex("fix", x, "apply it to the real and imaginary parts (fnp.real, fnp.imag).")
     return trunc(x)
 
 
@@ -401,6 +404,8 @@ def rint(x, /):
     """Rounds to the nearest integer (halves to even), elementwise; integer and boolean
     inputs give the default float, as NumPy's give a float."""
     (x,) = _promote_inexact("rint", x)
+    if _is_complex(x):  # NumPy rounds the real and imaginary parts separately
+        return ew.complex_p.bind(rint(real(x)), rint(imag(x)))
     _require("rint", x, dtypes.FLOATS)
     return ew.round(x, rounding_method=1)
 
@@ -444,6 +449,8 @@ def round(a, decimals=0, out=None):  # noqa: A001 - NumPy's name
         return _as_array(x)
     if dtypes.is_integer(dt):
         return _round_int(x, decimals)
+    if dt.kind == "c":  # NumPy rounds the real and imaginary parts separately
+        return ew.complex_p.bind(round(real(x), decimals), round(imag(x), decimals))
     _require("round", x, dtypes.FLOATS)
     if decimals == 0:
         return ew.round(x, rounding_method=1)
@@ -505,6 +512,7 @@ def _logaddexp(op, x1, x2, exp_fn, scale):
     ``m + log1p(b**-|x1 - x2|) / s``, exact to rounding.
     """
     x1, x2 = _promote_inexact(op, x1, x2)
+    _no_complex(op, x1, "compute log(exp(x1) + exp(x2)) directly for complex values.")
     m = ew.stop_gradient_p.bind(maximum(x1, x2))
     # Infinite (or NaN) m: shifting by 0 gives the right infinity, or NaN for NaN inputs.
     m = where(isfinite(m), m, _full_like(m, 0))
@@ -565,12 +573,14 @@ atan2 = arctan2
 def deg2rad(x, /):
     """Converts angles from degrees to radians, elementwise."""
     (x,) = _promote_inexact("deg2rad", x)
+    _no_complex("deg2rad", x, "convert the real and imaginary parts separately.")
     return multiply(x, math.pi / 180.0)
 
 
 def rad2deg(x, /):
     """Converts angles from radians to degrees, elementwise."""
     (x,) = _promote_inexact("rad2deg", x)
+    _no_complex("rad2deg", x, "convert the real and imaginary parts separately.")
     return multiply(x, 180.0 / math.pi)
 
 
@@ -586,6 +596,7 @@ def hypot(x1, x2, /):
     is 0. At the origin the derivative is 0 (as in JAX).
     """
     x1, x2 = _promote_inexact("hypot", x1, x2)
+    _no_complex("hypot", x1, "use funcgrad.numpy.abs on complex values.")
     s = ew.stop_gradient_p.bind(maximum(abs(x1), abs(x2)))
     is_inf = logical_or(isinf(x1), isinf(x2))
     # Where s is 0 or infinite, the scaled formula is 0/0 or inf/inf: compute it on safe
@@ -745,6 +756,8 @@ def isfinite(x, /):
     (x,) = _promote("isfinite", x)
     if _is_int_or_bool(x):
         return _full_like(x, True, dtypes.bool_)
+    if _is_complex(x):
+        return logical_and(isfinite(real(x)), isfinite(imag(x)))
     _require("isfinite", x, dtypes.FLOATS)
     return ew.is_finite_p.bind(x)
 
@@ -752,6 +765,7 @@ def isfinite(x, /):
 def isposinf(x, /):
     """True where ``x`` is positive infinity, elementwise."""
     (x,) = _promote("isposinf", x)
+    _no_complex("isposinf", x, "apply it to funcgrad.numpy.real(x) or imag(x).")
     if _is_int_or_bool(x):
         return _full_like(x, False, dtypes.bool_)
     return equal(x, np.inf)
@@ -760,6 +774,7 @@ def isposinf(x, /):
 def isneginf(x, /):
     """True where ``x`` is negative infinity, elementwise."""
     (x,) = _promote("isneginf", x)
+    _no_complex("isneginf", x, "apply it to funcgrad.numpy.real(x) or imag(x).")
     if _is_int_or_bool(x):
         return _full_like(x, False, dtypes.bool_)
     return equal(x, -np.inf)
@@ -787,6 +802,7 @@ def copysign(x1, x2, /):
 def heaviside(x1, x2, /):
     """Heaviside step: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0``."""
     x1, x2 = _promote_inexact("heaviside", x1, x2)
+    _no_complex("heaviside", x1, "apply it to funcgrad.numpy.real(x1).")
     out = where(less(x1, 0), _full_like(x1, 0), where(greater(x1, 0), _full_like(x1, 1), x2))
     return where(isnan(x1), x1, out)
 
@@ -801,6 +817,9 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     dt = aval_of(x).dtype
     if _is_int_or_bool(x):
         return _as_array(x)
+    if _is_complex(x):  # as NumPy: the real and imaginary parts separately
+        return ew.complex_p.bind(*(nan_to_num(p, nan=nan, posinf=posinf, neginf=neginf)
+                                   for p in (real(x), imag(x))))
     _require("nan_to_num", x, dtypes.FLOATS)
     info = np.finfo(dt)
     posinf = info.max if posinf is None else posinf
@@ -900,7 +919,7 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     a, b = _promote("isclose", a, b, names=("a", "b"))
     if not dtypes.is_inexact(aval_of(a).dtype):
         a, b = (convert_to(v, dtypes.float64, weak=False) for v in (a, b))
-    _require("isclose", a, dtypes.FLOATS)
+    _require("isclose", a, dtypes.INEXACT)
     close = less_equal(abs(subtract(a, b)), add(atol, multiply(rtol, abs(b))))
     out = logical_or(logical_and(close, isfinite(b)), equal(a, b))
     if equal_nan:
@@ -928,31 +947,101 @@ def array_equal(a1, a2, equal_nan=False):
 
 # ---------------------------------------------------------------- complex parts and dtypes
 
-def _real_only(op, x):
-    (x,) = _promote(op, x)
-    if dtypes.is_inexact(aval_of(x).dtype) and not dtypes.is_float(aval_of(x).dtype):
-        raise errors.dtype_error(op, f"complex operands are not supported yet, got "
-                                 f"{aval_of(x).str_short()}.",
-                                 "split complex values into real arrays yourself.")
-    return x
+def _is_complex(x) -> bool:
+    return aval_of(x).dtype.kind == "c"
+
+
+def _no_complex(op, x, fix):
+    if _is_complex(x):
+        raise errors.dtype_error(op, f"complex operands are not supported (NumPy does not "
+                                 f"define {op} on complex values), got "
+                                 f"{aval_of(x).str_short()}.", fix)
 
 
 def real(val, /):
-    """The real part; for real dtypes, ``val`` itself."""
-    return _as_array(_real_only("real", val))
+    """The real part, elementwise: float32 for complex64, float64 for complex128; for real
+    dtypes, ``val`` itself.
+
+    Example:
+        >>> fnp.real(fnp.asarray([1 + 2j]))
+        Array([1.], dtype=float32)
+    """
+    (x,) = _promote("real", val, names=("val",))
+    return ew.real_p.bind(x) if _is_complex(x) else _as_array(x)
 
 
 def imag(val, /):
-    """The imaginary part; for real dtypes, zeros of ``val``'s dtype."""
-    return _full_like(_real_only("imag", val), 0)
+    """The imaginary part, elementwise (real, of matching precision); for real dtypes,
+    zeros of ``val``'s dtype.
+
+    Example:
+        >>> fnp.imag(fnp.asarray([1 + 2j]))
+        Array([2.], dtype=float32)
+    """
+    (x,) = _promote("imag", val, names=("val",))
+    return ew.imag_p.bind(x) if _is_complex(x) else _full_like(x, 0)
 
 
 def conj(x, /):
-    """The complex conjugate; for real dtypes, ``x`` itself."""
-    return _as_array(_real_only("conj", x))
+    """The complex conjugate, elementwise; for real dtypes, ``x`` itself.
+
+    Example:
+        >>> fnp.conj(fnp.asarray([1 + 2j]))
+        Array([1.-2.j], dtype=complex64)
+    """
+    (x,) = _promote("conj", x)
+    return ew.conj_p.bind(x) if _is_complex(x) else _as_array(x)
 
 
 conjugate = conj
+
+
+def angle(z, deg=False):
+    """The argument (phase) of complex ``z``, in (-pi, pi], elementwise.
+
+    Args:
+      z: input array; real inputs have angle 0 (pi for negative values), integer inputs give
+        the default float.
+      deg: return degrees instead of radians.
+
+    Returns:
+      A real array (float32 for complex64 and float32 inputs).
+
+    Example:
+        >>> fnp.angle(fnp.asarray([1j, -1.0]))
+        Array([1.5707964, 3.1415927], dtype=float32)
+    """
+    (z,) = _promote_inexact("angle", z, names=("z",))
+    out = ew.atan2_p.bind(imag(z), real(z))
+    return multiply(out, 180.0 / math.pi) if deg else out
+
+
+def iscomplexobj(x, /):
+    """True (a Python bool) when ``x`` has a complex dtype, whatever its values."""
+    if isinstance(x, complex):
+        return True
+    return np.dtype(getattr(x, "dtype", np.asarray(x).dtype)).kind == "c"
+
+
+def isrealobj(x, /):
+    """True (a Python bool) when ``x`` does not have a complex dtype."""
+    return not iscomplexobj(x)
+
+
+def iscomplex(x, /):
+    """True where the imaginary part is nonzero, elementwise (all False for real dtypes)."""
+    (x,) = _promote("iscomplex", x)
+    if not _is_complex(x):
+        return _full_like(x, False, dtypes.bool_)
+    return not_equal(imag(x), 0)
+
+
+def isreal(x, /):
+    """True where the imaginary part is zero, elementwise (all True for real dtypes)."""
+    (x,) = _promote("isreal", x)
+    if not _is_complex(x):
+        return _full_like(x, True, dtypes.bool_)
+    return equal(imag(x), 0)
 
 
 def astype(x, dtype, /, *, copy=False, device=None):
@@ -983,5 +1072,5 @@ __all__ = [
     "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "invert", "bitwise_invert", "left_shift", "right_shift", "bitwise_left_shift",
     "bitwise_right_shift", "isclose", "allclose", "array_equal", "real", "imag", "conj",
-    "conjugate", "astype",
+    "conjugate", "angle", "iscomplexobj", "isrealobj", "iscomplex", "isreal", "astype",
 ]

@@ -182,11 +182,31 @@ rsqrt_p = unary("rsqrt", _errstate(lambda x: (1 / np.sqrt(x)).astype(x.dtype)), 
 cbrt_p = unary("cbrt", np.cbrt, FLOATS)
 erf_p = unary("erf", _erf, FLOATS)
 erfinv_p = unary("erfinv", _errstate(_erfinv), FLOATS)
-abs_p = unary("abs", np.abs, SIGNED_NUMERIC)
+# |z| of a complex z is real, of matching precision (float32 for complex64).
+abs_p = unary("abs", np.abs, SIGNED_NUMERIC, out_dtype=dtypes.real_dtype)
 not_p = unary("not", np.invert, INT_OR_BOOL)
 round_p = Primitive("round", impl=_round, abstract_eval=lambda x, *, rounding_method: (
     check_dtype("round", x, FLOATS), x)[1])
 UNARY.append(round_p)
+
+# ---------------------------------------------------------------- complex parts
+
+def _complex_impl(x, y):
+    # Assigning the parts (not x + 1j * y) keeps infinities exact: 1j * inf is nan + inf j.
+    out = np.empty(x.shape, dtypes.complex_dtype(x.dtype))
+    out.real, out.imag = x, y
+    return out
+
+
+def _complex_out(dt):
+    return dtypes.complex_dtype(dt)
+
+
+real_p = unary("real", lambda x: np.real(x).copy(), dtypes.COMPLEX, out_dtype=dtypes.real_dtype)
+imag_p = unary("imag", lambda x: np.imag(x).copy(), dtypes.COMPLEX, out_dtype=dtypes.real_dtype)
+conj_p = unary("conj", np.conjugate, dtypes.COMPLEX)
+complex_p = binary("complex", _complex_impl, (dtypes.float32, dtypes.float64),
+                   out_dtype=_complex_out)
 
 # ---------------------------------------------------------------- binary math
 
@@ -321,6 +341,8 @@ def _convert_impl(x, *, new_dtype, weak_type):
             out = np.where(x >= np.float64(info.max), np.asarray(info.max, new_dtype), out)
             return np.where(x <= np.float64(info.min), np.asarray(info.min, new_dtype),
                             out).astype(new_dtype)
+    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        x = np.real(x)  # complex -> real keeps the real part, as in JAX (NumPy would warn)
     with np.errstate(all="ignore"):
         return x.astype(new_dtype)
 
@@ -447,6 +469,40 @@ def _pow_jvp_y(t, ans, x, y):
     # d x**y / dy = log(x) x**y, taken as 0 where x == 0 (the limit for y > 0).
     safe_log = select_n_p.bind(eq_p.bind(x, _const(x, 0)), log_p.bind(x), _const(x, 0))
     return _mul(t, _mul(safe_log, ans))
+
+
+def _abs_jvp(t, ans, x):
+    if not dtypes.is_complex(get_aval(x).dtype):
+        # JAX's convention: d|x|/dx is 1 at x == 0 (a select on x >= 0, not sign(x), 0 there).
+        return select_n_p.bind(ge_p.bind(x, _const(x, 0)), neg_p.bind(t), t)
+    # d|z| = re(conj(z) dz) / |z| = re(conj(u) dz) for the unit u = z / |z|; 0 at z == 0,
+    # where u is taken as 0 (z / 1).
+    safe = select_n_p.bind(eq_p.bind(ans, _const(ans, 0)), ans, _const(ans, 1))
+    safe = convert_element_type_p.bind(safe, new_dtype=get_aval(x).dtype, weak_type=False)
+    return real_p.bind(_mul(conj_p.bind(_div(x, safe)), t))
+
+
+def _real_transpose(ct, x):
+    # With the pairing <c, t> = re(c t) that JAX's transposes use (mul's transpose is ct * y,
+    # not ct * conj(y)): re(c) = <c, 1>, so real's transpose is complex(ct, 0).
+    if type(ct) is _ad.Zero:
+        return [None]
+    return [complex_p.bind(ct, _const(ct, 0))]
+
+
+def _imag_transpose(ct, x):
+    # c im(t) = re(-i c t): imag's transpose is complex(0, -ct).
+    if type(ct) is _ad.Zero:
+        return [None]
+    return [complex_p.bind(_const(ct, 0), neg_p.bind(ct))]
+
+
+def _complex_transpose(ct, x, y):
+    # re(c (x + i y)) = re(c) x - im(c) y.
+    if type(ct) is _ad.Zero:
+        return [None, None]
+    return [real_p.bind(ct) if _tr.is_undefined(x) else None,
+            neg_p.bind(imag_p.bind(ct)) if _tr.is_undefined(y) else None]
 
 
 def _integer_pow_jvp(t, ans, x, *, y):
@@ -589,9 +645,7 @@ _ad.defjvp(erfinv_p, lambda t, ans, x: _mul(t, _mul(_const(x, np.sqrt(np.pi) / 2
                                                     exp_p.bind(_sq(ans)))))
 _ad.defjvp(copysign_p, lambda t, ans, x, y: _mul(t, _mul(copysign_p.bind(_const(x, 1), x),
                                                         copysign_p.bind(_const(x, 1), y))), None)
-# JAX's convention: d|x|/dx is 1 at x == 0 (a select on x >= 0, not sign(x), which is 0).
-_ad.defjvp(abs_p, lambda t, ans, x: select_n_p.bind(ge_p.bind(x, _const(x, 0)),
-                                                    neg_p.bind(t), t))
+_ad.defjvp(abs_p, _abs_jvp)
 _ad.defjvp(integer_pow_p, _integer_pow_jvp)
 _ad.defjvp(pow_p, _pow_jvp_x, _pow_jvp_y)
 _ad.defjvp(atan2_p,
@@ -612,6 +666,8 @@ _ad.rules[clamp_p] = _clamp_jvp
 _ad.rules[select_n_p] = _select_n_jvp
 _ad.rules[convert_element_type_p] = _convert_jvp
 _ad.deflinear(copy_p)
+for _p in [real_p, imag_p, conj_p, complex_p]:
+    _ad.deflinear(_p)
 
 _tr.rules[add_p] = _add_transpose
 _tr.rules[_ad.add_any_p] = _add_transpose
@@ -622,6 +678,10 @@ _tr.rules[div_p] = _div_transpose
 _tr.rules[convert_element_type_p] = _convert_transpose
 _tr.rules[select_n_p] = _select_n_transpose
 _tr.rules[copy_p] = lambda ct, x: [ct]
+_tr.rules[real_p] = _real_transpose
+_tr.rules[imag_p] = _imag_transpose
+_tr.rules[conj_p] = lambda ct, x: [None if type(ct) is _ad.Zero else conj_p.bind(ct)]
+_tr.rules[complex_p] = _complex_transpose
 
 # batching: unary primitives pass the batch dimension through; n-ary ones align operands.
 for _p in [*UNARY, convert_element_type_p, stop_gradient_p, copy_p]:
