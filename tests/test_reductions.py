@@ -678,8 +678,8 @@ def test_primitive_errors_name_op_avals_and_fix():
         lax.reduce_sum(x, (0, 2))
     with pytest.raises(errors.ShapeError, match=r"reduce_max: axes=\(1, 1\)[\s\S]*Fix"):
         lax.reduce_max(x, (1, 1))
-    with pytest.raises(errors.DTypeError, match=r"reduce_max: .*c64\[2\]"):
-        lax.reduce_max(np.ones(2, np.complex64), (0,))
+    with pytest.raises(errors.DTypeError, match=r"reduce_and: .*c64\[2\]"):
+        lax.reduce_and(np.ones(2, np.complex64), (0,))
     with pytest.raises(errors.DTypeError, match=r"reduce_sum: .*bool\[3\]"):
         lax.reduce_sum(np.ones(3, bool), (0,))
     with pytest.raises(errors.DTypeError, match=r"cumlogsumexp: .*i32\[3\]"):

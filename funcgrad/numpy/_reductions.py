@@ -198,9 +198,6 @@ def _extremum(op, kind, a, axis, out, keepdims, initial, where, nan_to=None):
     x = _asarray(op, a)
     shape = x.shape
     axes = normalize_axes(op, axis, x.ndim)
-    if x.dtype in dtypes.COMPLEX:
-        raise errors.dtype_error(op, f"complex operand {aval_of(x).str_short()} has no order.",
-                                 "reduce abs(x) or the real part instead.")
     _check_nonempty(op, x, axes, initial)
     ident = red.lowest(x.dtype) if kind == "max" else red.highest(x.dtype)
     if where is not None:
@@ -279,9 +276,6 @@ def _arg_extremum(op, a, axis, out, keepdims):
     if x.shape[ax] == 0:
         raise errors.shape_error(op, f"attempt to get {op} of an empty sequence (axis {ax} of "
                                  f"{aval_of(x).str_short()}).", "reduce over a non-empty axis.")
-    if x.dtype in dtypes.COMPLEX:
-        raise errors.dtype_error(op, f"complex operand {aval_of(x).str_short()} has no order.",
-                                 "use abs(x) or the real part instead.")
     fn = red.argmax if op == "argmax" else red.argmin
     r = fn(x, ax, dtypes.default_int())
     if keepdims:
@@ -384,10 +378,6 @@ def _var(op, a, axis, dtype, out, ddof, keepdims, where, correction, nan_policy)
     x = _asarray(op, a)
     shape = x.shape
     axes = normalize_axes(op, axis, x.ndim)
-    if x.dtype in dtypes.COMPLEX:
-        raise errors.dtype_error(op, f"complex operand {aval_of(x).str_short()} is not "
-                                 "supported yet.", f"take {op} of the real and imaginary parts "
-                                 "separately.")
     out_dt, comp = _compute_dtype(op, x, dtype)
     x = _util.convert_to(x, comp)
     if nan_policy:
@@ -399,7 +389,13 @@ def _var(op, a, axis, dtype, out, ddof, keepdims, where, correction, nan_policy)
     d = ew.sub_p.bind(x, _bcast(mu, shape, kept))
     if where is not None:
         d = _select(_mask(op, where, shape), 0, d)
-    ss = red.reduce_sum(ew.mul_p.bind(d, d), axes)
+    if dtypes.is_complex(comp):
+        # |d|**2 = re(d conj(d)): the variance of complex values is real (as in NumPy).
+        ss = red.reduce_sum(ew.real_p.bind(ew.mul_p.bind(d, ew.conj_p.bind(d))), axes)
+        comp, out_dt = dtypes.real_dtype(comp), dtypes.real_dtype(out_dt)
+        n = n if isinstance(n, int) else ew.real_p.bind(n)
+    else:
+        ss = red.reduce_sum(ew.mul_p.bind(d, d), axes)
     raval = aval_of(ss)
     n = _full(n, comp, raval.shape) if isinstance(n, int) else n
     dof = ew.sub_p.bind(n, _full(ddof, comp, raval.shape))

@@ -1,7 +1,10 @@
 """funcgrad.numpy.linalg: NumPy's linear algebra over funcgrad arrays.
 
 Matrix functions act on the last two axes and broadcast over leading (batch) axes. Integer
-inputs become float32; float32 and float64 are supported (complex matrices are not, yet).
+inputs become float32; float32 and float64 are supported. Complex matrices work with
+``norm`` (vector orders, and 'fro', 1, inf for matrices), ``matmul``/``multi_dot``/``trace``
+and their derivatives; the decompositions (lu, cholesky, qr, eigh, svd) and everything built
+on them refuse complex operands with a DTypeError, for now.
 
 ``inv``, ``solve``, ``det`` and ``slogdet`` are built from the ``lu`` and ``triangular_solve``
 primitives, so their derivatives follow from those primitives' rules.
@@ -507,24 +510,32 @@ def _abs(x):
     return ew.abs_p.bind(x)
 
 
+def _abs_sq(x):
+    """``|x|**2``, real for complex ``x`` (``re(x conj(x))``)."""
+    if aval_of(x).dtype.kind == "c":
+        return ew.real_p.bind(ew.mul_p.bind(x, ew.conj_p.bind(x)))
+    return ew.mul_p.bind(x, x)
+
+
 def _vector_norm(x, axes, ord, keepdims):  # noqa: A002 - NumPy's name
     aval = aval_of(x)
     if ord is None or ord == 2:
-        out = ew.sqrt_p.bind(_sum(ew.mul_p.bind(x, x), axes))
+        out = ew.sqrt_p.bind(_sum(_abs_sq(x), axes))
     elif ord == np.inf or ord == -np.inf:
         out = _abs(x)
         for ax in sorted(axes, reverse=True):
             out = _extreme(out, ax, "max" if ord > 0 else "min")
     elif ord == 0:
         nonzero = ew.ne_p.bind(x, _scalar_like(x, 0))
-        out = _sum(ew.convert_element_type(nonzero, aval.dtype), axes)
+        out = _sum(ew.convert_element_type(nonzero, dtypes.real_dtype(aval.dtype)), axes)
     elif ord == 1:
         out = _sum(_abs(x), axes)
     elif isinstance(ord, str):
         raise ValueError(f"norm: invalid norm order {ord!r} for vectors.")
     else:
         p = float(ord)
-        powed = ew.pow_p.bind(_abs(x), _scalar_like(x, p))
+        ax = _abs(x)
+        powed = ew.pow_p.bind(ax, _scalar_like(ax, p))
         out = _sum(powed, axes)
         out = ew.pow_p.bind(out, _scalar_like(out, 1.0 / p))
     return _keepdims(out, axes, aval.ndim) if keepdims else out
@@ -536,7 +547,7 @@ def _matrix_norm(x, axes, ord, keepdims):  # noqa: A002 - NumPy's name
     if r == c:
         raise ValueError(f"norm: duplicate axes {axes} for a matrix norm.")
     if ord in (None, "fro"):
-        out = ew.sqrt_p.bind(_sum(ew.mul_p.bind(x, x), (r, c)))
+        out = ew.sqrt_p.bind(_sum(_abs_sq(x), (r, c)))
     elif ord in ("nuc", 2, -2):
         rest = [ax for ax in range(aval.ndim) if ax not in (r, c)]
         s = lp.svd(_transpose(x, rest + [r, c]), compute_uv=False)

@@ -17,6 +17,9 @@ from funcgrad.primitives._helpers import check_dtype
 
 NUMERIC = dtypes.NUMERIC
 ORDERED = (dtypes.bool_,) + dtypes.INTS + dtypes.FLOATS  # dtypes with a total order (no complex)
+# max, min, argmax and argmin also take complex values, ordered lexicographically (real part,
+# then imaginary part) as NumPy and JAX order them.
+LEX_ORDERED = ORDERED + dtypes.COMPLEX
 INT_OR_BOOL = (dtypes.bool_,) + dtypes.INTS
 
 
@@ -49,6 +52,8 @@ def lowest(dtype) -> np.ndarray:
     dt = np.dtype(dtype)
     if dt.kind == "f":
         return np.array(-np.inf, dt)
+    if dt.kind == "c":
+        return np.array(complex(-np.inf, -np.inf), dt)
     if dt.kind in "iu":
         return np.array(np.iinfo(dt).min, dt)
     return np.array(False)
@@ -59,6 +64,8 @@ def highest(dtype) -> np.ndarray:
     dt = np.dtype(dtype)
     if dt.kind == "f":
         return np.array(np.inf, dt)
+    if dt.kind == "c":
+        return np.array(complex(np.inf, np.inf), dt)
     if dt.kind in "iu":
         return np.array(np.iinfo(dt).max, dt)
     return np.array(True)
@@ -86,9 +93,11 @@ reduce_prod_p = _reducer("reduce_prod", lambda x, axes: np.prod(x, axis=axes, dt
 # An empty reduction yields the identity (-inf for max), as in XLA; funcgrad.numpy raises
 # NumPy's error for empty max/min before binding.
 reduce_max_p = _reducer("reduce_max",
-                        lambda x, axes: np.max(x, axis=axes, initial=lowest(x.dtype)), ORDERED)
+                        lambda x, axes: np.max(x, axis=axes, initial=lowest(x.dtype)),
+                        LEX_ORDERED)
 reduce_min_p = _reducer("reduce_min",
-                        lambda x, axes: np.min(x, axis=axes, initial=highest(x.dtype)), ORDERED)
+                        lambda x, axes: np.min(x, axis=axes, initial=highest(x.dtype)),
+                        LEX_ORDERED)
 reduce_and_p = _reducer("reduce_and", lambda x, axes: np.bitwise_and.reduce(
     x, axis=axes, initial=True if x.dtype == np.bool_ else np.array(-1).astype(x.dtype)),
     INT_OR_BOOL)
@@ -136,7 +145,7 @@ def _arg_reducer(name: str, np_fn) -> Primitive:
         if len(axes) != 1:
             raise errors.shape_error(name, f"reduces exactly one axis, got axes={axes} for "
                                      f"operand {x.str_short()}.", "pass axes=(axis,).")
-        check_dtype(name, x, ORDERED)
+        check_dtype(name, x, LEX_ORDERED)
         if np.dtype(index_dtype) not in dtypes.INTS:
             raise errors.dtype_error(name, f"index_dtype={index_dtype} is not an integer dtype.",
                                      "use index_dtype=numpy.int32.")
