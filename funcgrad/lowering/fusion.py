@@ -43,10 +43,13 @@ REDUCE_NAMES = frozenset({"reduce_sum", "reduce_max", "reduce_min", "reduce_prod
                           "reduce_and", "reduce_or"})
 LAYOUT_NAMES = frozenset({"transpose", "slice", "rev", "pad", "concatenate", "reshape",
                           "squeeze", "dynamic_slice", "dynamic_update_slice", "iota"})
-# Dtypes a generated kernel may read or write (no float16 or complex arithmetic in kernels).
+# Dtypes a generated kernel may read or write (no float16 arithmetic in kernels). Complex
+# values fuse where the scalar templates handle them (arithmetic, comparisons, parts, sqrt;
+# scalar.supports says which), and their sums and products reduce in kernels; the rest run as
+# library steps.
 KERNEL_DTYPES = frozenset(np.dtype(t) for t in (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float32", "float64"))
+    "float32", "float64", "complex64", "complex128"))
 
 
 def access_map(eqn) -> tuple | None:
@@ -89,7 +92,8 @@ def classify(eqn, can_fuse: Callable) -> Kind:
     if name in ("broadcast_in_dim", "transpose", "squeeze", "reshape") and \
             access_map(eqn) is not None:
         return Kind.BROADCAST
-    if name in REDUCE_NAMES and in_kernel:
+    if name in REDUCE_NAMES and in_kernel and not (
+            name in ("reduce_max", "reduce_min") and any(d.kind == "c" for d in dts)):
         return Kind.REDUCE
     if name == "dot_general":
         return Kind.CONTRACT
