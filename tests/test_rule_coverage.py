@@ -34,7 +34,7 @@ LINEAR = [
     "slice", "dynamic_slice", "dynamic_update_slice", "concatenate", "pad", "gather",
     "scatter_add", "scatter", "scatter_mul", "dot_general", "triangular_solve", "custom_lin",
     "remat", "jit", "cond", "scan", "reduce_window_sum", "select_and_gather_add",
-    "select_and_scatter_add", "conv_general_dilated", "fft",
+    "select_and_scatter_add", "conv_general_dilated", "fft", "real", "imag", "conj", "complex",
 ]
 
 REQUIRED_TABLES = {"jvp": jvp.rules, "vmap": vmap.rules}
