@@ -13,26 +13,21 @@ import operator
 import numpy as np
 
 import funcgrad.numpy as fnp
-from funcgrad import dtypes, errors
+from funcgrad import errors
 from funcgrad.nn import functions as _nn
 from funcgrad.numpy._util import aval_of, promote_args_inexact
 from funcgrad.primitives import elementwise as ew
 from funcgrad.primitives import special as sp
 from funcgrad.primitives.custom_derivatives import custom_jvp
+from funcgrad.scipy._util import promote_floats
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "psi",
-           "polygamma", "betaln", "xlogy", "xlog1py", "entr", "ndtr", "ndtri", "softmax",
-           "log_softmax"]
+           "polygamma", "betaln", "xlogy", "xlog1py", "entr", "ndtr", "log_ndtr", "ndtri",
+           "softmax", "log_softmax"]
 
 
 def _floats(op: str, *args):
-    """Promotes ``args`` to one real floating dtype and broadcasts them."""
-    out = promote_args_inexact(op, *args)
-    dt = aval_of(out[0]).dtype
-    if not dtypes.is_float(dt):
-        raise errors.dtype_error(f"scipy.special.{op}", f"expects real inputs, got {dt}.",
-                                 "pass the real and imaginary parts separately.")
-    return out
+    return promote_floats(f"scipy.special.{op}", *args)
 
 
 def _unary(op: str, prim, x):
@@ -165,6 +160,35 @@ def ndtr(x):
     # erfc(-x / sqrt(2)) / 2 keeps relative accuracy in the lower tail; for the upper tail
     # the same expression is 1 - erfc(x / sqrt(2)) / 2 to rounding.
     return 0.5 * sp.erfc_p.bind(x * (-1 / math.sqrt(2)))
+
+
+def log_ndtr(x):
+    """``log(ndtr(x))``, accurate far into both tails (no underflow to ``-inf`` for very
+    negative ``x``, where an asymptotic series takes over).
+
+    Example:
+        >>> special.log_ndtr(0.0)
+        Array(-0.6931472, dtype=float32)
+    """
+    (x,) = _floats("log_ndtr", x)
+    # Three branches, each fed only arguments inside its own range (so the branches not taken
+    # have finite derivatives and add no NaN in reverse mode): log1p(-ndtr(-x)) above 0,
+    # log(ndtr(x)) down to where ndtr would underflow, then the asymptotic series
+    # -x**2/2 - log(-x) - log(2 pi)/2 + log(1 + sum_k (-1)**k (2k-1)!! / x**(2k)).
+    low_edge = -30.0 if aval_of(x).dtype == np.float64 else -10.0
+    upper, lower = x > 0, x < low_edge
+    middle = ~upper & ~lower
+    xu = fnp.where(upper, x, fnp.ones_like(x))
+    xm = fnp.where(middle, x, fnp.zeros_like(x))
+    xl = fnp.where(lower, x, fnp.full_like(x, 2 * low_edge))
+    inv2 = 1.0 / (xl * xl)
+    series, term = fnp.zeros_like(x), fnp.ones_like(x)
+    for k in range(1, 8):
+        term = term * (-(2 * k - 1)) * inv2
+        series = series + term
+    tail = -0.5 * xl * xl - fnp.log(-xl) - 0.5 * math.log(2 * math.pi) + fnp.log1p(series)
+    return fnp.where(upper, fnp.log1p(-ndtr(-xu)),
+                     fnp.where(middle, fnp.log(ndtr(xm)), tail))
 
 
 def ndtri(p):
