@@ -263,7 +263,7 @@ def arange(start, stop=None, step=None, dtype=None):
         one argument it is ``stop`` and the range starts at 0.
       dtype: the result dtype. By default int32 when every argument is an integer and float32
         when any is a Python float; NumPy scalars keep their dtype (``np.float64(1)`` gives
-        float64).
+        float64). A complex dtype gives the real range with zero imaginary parts.
 
     Returns:
       A 1-d array. Under a transformation this is an ``iota`` (times ``step``, plus
@@ -289,9 +289,12 @@ def arange(start, stop=None, step=None, dtype=None):
         dt = dtypes.default_int() if dt == dtypes.bool_ else dt
     else:
         dt = _dtype(dtype)
-    if dt == dtypes.bool_ or dt.kind == "c":
+    if dt == dtypes.bool_:
         raise errors.dtype_error(op, f"dtype {dt} is not supported.",
-                                 "use an integer or floating dtype.")
+                                 "use an integer, floating or complex dtype.")
+    if dt.kind == "c":  # real values with a zero imaginary part, as NumPy gives
+        real = arange(start, stop, step, dtype=dtypes.real_dtype(dt))
+        return ew.convert_element_type(real, dt)
     if delta == 0:
         raise ValueError(f"arange: step must not be zero (start={lo}, stop={hi}).")
     if all(isinstance(v, int) for v in (lo, hi, delta)):

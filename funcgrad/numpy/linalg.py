@@ -1,10 +1,13 @@
 """funcgrad.numpy.linalg: NumPy's linear algebra over funcgrad arrays.
 
 Matrix functions act on the last two axes and broadcast over leading (batch) axes. Integer
-inputs become float32; float32 and float64 are supported. Complex matrices work with
-``norm`` (vector orders, and 'fro', 1, inf for matrices), ``matmul``/``multi_dot``/``trace``
-and their derivatives; the decompositions (lu, cholesky, qr, eigh, svd) and everything built
-on them refuse complex operands with a DTypeError, for now.
+inputs become float32; float32, float64, complex64 and complex128 are supported, with
+derivatives. For complex matrices, as in NumPy and JAX: ``cholesky`` factors Hermitian
+matrices (``a = L @ L^H``), ``eigh`` gives real eigenvalues of Hermitian matrices, ``svd``
+gives real singular values (``Vh`` is a conjugate transpose), ``slogdet``'s sign is a complex
+number of modulus 1, and ``pinv`` uses conjugate transposes. Eigen- and singular vectors of
+complex matrices have a free phase each, so only phase-invariant functions of them (such as
+``|v|**2`` or ``v @ diag(f(w)) @ v^H``) have meaningful derivatives.
 
 ``inv``, ``solve``, ``det`` and ``slogdet`` are built from the ``lu`` and ``triangular_solve``
 primitives, so their derivatives follow from those primitives' rules.
@@ -89,6 +92,11 @@ def _prep(op: str, a, square: bool = False):
     return a
 
 
+def _mH(x):  # noqa: N802 - the conjugate transpose, A^H
+    out = matrix_transpose(x)
+    return ew.conj_p.bind(out) if aval_of(out).dtype.kind == "c" else out
+
+
 def _scalar_like(x, value):
     aval = aval_of(x)
     return _full(value, aval.dtype, aval.shape)
@@ -127,7 +135,8 @@ def _pivot_sign(pivots, dtype):
     """(-1) ** (number of row swaps) of an LU factorization."""
     aval = aval_of(pivots)
     swaps = ew.ne_p.bind(pivots, st.broadcasted_iota(dtypes.int32, aval.shape, aval.ndim - 1))
-    return _parity_sign(_count(swaps, dtype))
+    sign = _parity_sign(_count(swaps, dtypes.real_dtype(dtype)))
+    return ew.convert_element_type(sign, dtype)
 
 
 def _parity_sign(count):
@@ -142,13 +151,22 @@ def _lu_diag(a):
 
 
 def _sign_and_log(d):
-    """``(prod(sign(d)), sum(log|d|))`` over the last axis of ``d``."""
+    """``(prod(sign(d)), sum(log|d|))`` over the last axis of ``d``; for complex ``d`` the
+    sign is ``prod(d / |d|)`` (0 when some ``d`` is 0), and the log is real."""
     dtype = aval_of(d).dtype
     zero = _scalar_like(d, 0)
-    sign = _parity_sign(_count(ew.lt_p.bind(d, zero), dtype))
-    any_zero = ew.gt_p.bind(_count(ew.eq_p.bind(d, zero), dtype), _scalar_like(sign, 0))
-    sign = ew.select_n_p.bind(any_zero, sign, _scalar_like(sign, 0))
-    logabs = _sum(ew.log_p.bind(ew.abs_p.bind(d)), (aval_of(d).ndim - 1,))
+    axis = (aval_of(d).ndim - 1,)
+    absd = ew.abs_p.bind(d)
+    if dtype.kind == "c":
+        is_zero = ew.eq_p.bind(absd, _scalar_like(absd, 0))
+        safe = ew.select_n_p.bind(is_zero, absd, _scalar_like(absd, 1))
+        unit = ew.div_p.bind(d, ew.convert_element_type(safe, dtype))
+        sign = red.reduce_prod(ew.select_n_p.bind(is_zero, unit, zero), axis)
+    else:
+        sign = _parity_sign(_count(ew.lt_p.bind(d, zero), dtype))
+        any_zero = ew.gt_p.bind(_count(ew.eq_p.bind(d, zero), dtype), _scalar_like(sign, 0))
+        sign = ew.select_n_p.bind(any_zero, sign, _scalar_like(sign, 0))
+    logabs = _sum(ew.log_p.bind(absd), axis)
     return sign, logabs
 
 
@@ -230,12 +248,13 @@ def slogdet(a):
 # ---------------------------------------------------------------- factorizations
 
 def cholesky(a, /, *, upper: bool = False):
-    """Cholesky factor of each symmetric positive-definite matrix: lower ``L`` with
-    ``a = L @ L.T`` (or upper ``U = L.T`` when ``upper``). Only the lower triangle of ``a`` is
-    read; a matrix that is not positive definite gives NaN (NumPy raises)."""
+    """Cholesky factor of each symmetric (Hermitian) positive-definite matrix: lower ``L``
+    with ``a = L @ L^H`` (or upper ``U = L^H`` when ``upper``; ``^H`` is the conjugate
+    transpose, ``.T`` for real ``a``). Only the lower triangle of ``a`` is read; a matrix that
+    is not positive definite gives NaN (NumPy raises)."""
     a = _prep("cholesky", a, square=True)
     out = lp.cholesky(a)
-    return matrix_transpose(out) if upper else out
+    return _mH(out) if upper else out
 
 
 def qr(a, mode: str = "reduced"):
@@ -335,10 +354,11 @@ def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
     *batch, m, n = aval.shape
     if min(m, n) == 0:
         return _full(0, aval.dtype, (*batch, n, m))
+    real = dtypes.real_dtype(aval.dtype)
     if rtol is None:
-        rtol = 10.0 * max(m, n) * float(np.finfo(aval.dtype).eps)
+        rtol = 10.0 * max(m, n) * float(np.finfo(real).eps)
     check_arraylike("tolerance", rtol)
-    return _pinv(a, broadcast_to_shape(convert_to(rtol, aval.dtype), tuple(batch)))
+    return _pinv(a, broadcast_to_shape(convert_to(rtol, real), tuple(batch)))
 
 
 @custom_jvp
@@ -350,19 +370,19 @@ def _pinv(a, rtol):
     cutoff = st.broadcast_in_dim(cutoff, aval_of(s).shape, tuple(range(len(batch))))
     s_inv = ew.select_n_p.bind(ew.gt_p.bind(s, cutoff), _scalar_like(s, 0),
                                ew.div_p.bind(_scalar_like(s, 1), s))
-    vs = ew.mul_p.bind(matrix_transpose(vh),
-                       st.broadcast_in_dim(s_inv, (*batch, n, min(m, n)),
-                                           tuple(range(len(batch))) + (len(batch) + 1,)))
-    return matmul(vs, matrix_transpose(u))
+    s_inv = ew.convert_element_type(s_inv, aval_of(a).dtype)
+    vs = ew.mul_p.bind(_mH(vh), st.broadcast_in_dim(s_inv, (*batch, n, min(m, n)),
+                                                    tuple(range(len(batch))) + (len(batch) + 1,)))
+    return matmul(vs, _mH(u))
 
 
 @_pinv.defjvp
 def _pinv_jvp(primals, tangents):
     # The derivative of the pseudo-inverse at constant rank (Golub and Pereyra):
-    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P.
+    # dP = -P dA P + P P^H dA^H (I - A P) + (I - P A) dA^H P^H P.
     (a, rtol), (da, _) = primals, tangents
     p = _pinv(a, rtol)
-    pt, dat = matrix_transpose(p), matrix_transpose(da)
+    pt, dat = _mH(p), _mH(da)
     ap, pa = matmul(a, p), matmul(p, a)
     term1 = ew.neg_p.bind(matmul(matmul(p, da), p))
     term2 = matmul(matmul(p, pt), matmul(dat, ew.sub_p.bind(_eye_like(ap), ap)))
@@ -395,7 +415,7 @@ def matrix_rank(A, tol=None, hermitian: bool = False, *, rtol=None):  # noqa: N8
     s = lp.svd(A, compute_uv=False)
     s_max = _index(s, len(batch), 0)
     if tol is None:
-        rel = max(m, n) * float(np.finfo(aval.dtype).eps) if rtol is None else rtol
+        rel = max(m, n) * float(np.finfo(aval_of(s).dtype).eps) if rtol is None else rtol
         tol = ew.mul_p.bind(s_max, _batch_param(rel, s_max))
     else:
         tol = _batch_param(tol, s_max)

@@ -17,9 +17,9 @@ from funcgrad import dtypes, errors
 from funcgrad.core import Primitive, ShapedArray
 from funcgrad.primitives._helpers import check_dtype, fmt
 
-# dot_general accepts every dtype NumPy's matmul does; factorizations are real floating only.
+# dot_general accepts every dtype NumPy's matmul does; factorizations take inexact dtypes.
 DOT_DTYPES = dtypes.NUMERIC + (dtypes.bool_,)
-LINALG_DTYPES = (dtypes.float32, dtypes.float64)
+LINALG_DTYPES = (dtypes.float32, dtypes.float64, dtypes.complex64, dtypes.complex128)
 
 
 def _check_matrix(op: str, x: ShapedArray, *, square: bool = False, what: str = "operand"):
@@ -152,8 +152,9 @@ cholesky_p = Primitive("cholesky", impl=_cholesky_impl, abstract_eval=_cholesky_
 
 
 def cholesky(x):
-    """The lower Cholesky factor ``L`` of each matrix (``x = L @ L.T``); only the lower
-    triangle of ``x`` is read. Not positive definite -> NaN."""
+    """The lower Cholesky factor ``L`` of each matrix (``x = L @ L^H``, ``L^H`` the conjugate
+    transpose); only the lower triangle of ``x`` (and the real part of its diagonal) is read.
+    Not positive definite -> NaN."""
     return cholesky_p.bind(x)
 
 
@@ -161,12 +162,12 @@ def cholesky(x):
 
 def _eigh_abstract_eval(x, *, lower):
     _check_matrix("eigh", x, square=True)
-    return [x.strip_weak_type(), ShapedArray(x.shape[:-1], x.dtype)]
+    return [x.strip_weak_type(), ShapedArray(x.shape[:-1], dtypes.real_dtype(x.dtype))]
 
 
 def _eigh_impl(x, *, lower):
     w, v = np.linalg.eigh(x, UPLO="L" if lower else "U")
-    return [v.astype(x.dtype, copy=False), w.astype(x.dtype, copy=False)]
+    return [v.astype(x.dtype, copy=False), w.astype(dtypes.real_dtype(x.dtype), copy=False)]
 
 
 eigh_p = Primitive("eigh", impl=_eigh_impl, abstract_eval=_eigh_abstract_eval,
@@ -174,9 +175,9 @@ eigh_p = Primitive("eigh", impl=_eigh_impl, abstract_eval=_eigh_abstract_eval,
 
 
 def eigh(x, lower: bool = True):
-    """Eigen-decomposition of symmetric matrices: returns ``(v, w)`` with eigenvectors in the
-    columns of ``v`` and eigenvalues ``w`` in ascending order. Reads the ``lower`` (or upper)
-    triangle only."""
+    """Eigen-decomposition of symmetric (Hermitian) matrices: returns ``(v, w)`` with
+    eigenvectors in the columns of ``v`` and real eigenvalues ``w`` in ascending order. Reads
+    the ``lower`` (or upper) triangle only, and the real part of the diagonal."""
     v, w = eigh_p.bind(x, lower=bool(lower))
     return v, w
 
@@ -187,7 +188,7 @@ def _svd_abstract_eval(x, *, full_matrices, compute_uv):
     _check_matrix("svd", x)
     *batch, m, n = x.shape
     k = min(m, n)
-    s = ShapedArray((*batch, k), x.dtype)
+    s = ShapedArray((*batch, k), dtypes.real_dtype(x.dtype))
     if not compute_uv:
         return [s]
     u = ShapedArray((*batch, m, m if full_matrices else k), x.dtype)
@@ -196,10 +197,12 @@ def _svd_abstract_eval(x, *, full_matrices, compute_uv):
 
 
 def _svd_impl(x, *, full_matrices, compute_uv):
+    real = dtypes.real_dtype(x.dtype)
     if not compute_uv:
-        return [np.linalg.svd(x, compute_uv=False).astype(x.dtype, copy=False)]
+        return [np.linalg.svd(x, compute_uv=False).astype(real, copy=False)]
     u, s, vh = np.linalg.svd(x, full_matrices=full_matrices)
-    return [a.astype(x.dtype, copy=False) for a in (s, u, vh)]
+    return [s.astype(real, copy=False), u.astype(x.dtype, copy=False),
+            vh.astype(x.dtype, copy=False)]
 
 
 svd_p = Primitive("svd", impl=_svd_impl, abstract_eval=_svd_abstract_eval,
@@ -207,7 +210,8 @@ svd_p = Primitive("svd", impl=_svd_impl, abstract_eval=_svd_abstract_eval,
 
 
 def svd(x, full_matrices: bool = True, compute_uv: bool = True):
-    """Singular value decomposition ``x = u @ diag(s) @ vh`` with ``s`` descending. Returns
+    """Singular value decomposition ``x = u @ diag(s) @ vh`` with real ``s`` descending (for
+    complex ``x``, ``vh`` is the conjugate transpose of ``v``). Returns
     ``(u, s, vh)``, or ``s`` alone when ``compute_uv=False``."""
     outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
     if not compute_uv:
@@ -234,8 +238,8 @@ qr_p = Primitive("qr", impl=_qr_impl, abstract_eval=_qr_abstract_eval, multiple_
 
 
 def qr(x, full_matrices: bool = False):
-    """QR decomposition ``x = q @ r``: ``q`` has orthonormal columns, ``r`` is upper
-    triangular. Returns ``(q, r)``."""
+    """QR decomposition ``x = q @ r``: ``q`` has orthonormal (unitary) columns, ``r`` is upper
+    triangular with a real diagonal. Returns ``(q, r)``."""
     q, r = qr_p.bind(x, full_matrices=bool(full_matrices))
     return q, r
 
@@ -294,7 +298,8 @@ def lu(x):
 
 # ---------------------------------------------------------------- triangular_solve
 
-def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, unit_diagonal):
+def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, conjugate_a,
+                                    unit_diagonal):
     op = "triangular_solve"
     _check_matrix(op, a, square=True, what="a")
     _check_matrix(op, b, what="b")
@@ -331,8 +336,11 @@ def _solve_lower(lmat, b, unit_diagonal, block=64):
     return x
 
 
-def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, unit_diagonal):
+def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a,
+                           unit_diagonal):
     t = np.tril(a) if lower else np.triu(a)
+    if conjugate_a:
+        t = np.conj(t)
     if transpose_a:
         t, lower = np.swapaxes(t, -1, -2), not lower
     if not left_side:  # x t = b  <=>  t^T x^T = b^T
@@ -354,12 +362,15 @@ triangular_solve_p = Primitive("triangular_solve", impl=_triangular_solve_impl,
 
 
 def triangular_solve(a, b, left_side: bool = False, lower: bool = False,
-                     transpose_a: bool = False, unit_diagonal: bool = False):
+                     transpose_a: bool = False, unit_diagonal: bool = False, *,
+                     conjugate_a: bool = False):
     """Solves ``op(a) @ x = b`` (``left_side=True``) or ``x @ op(a) = b`` for ``x``, where
     ``a`` is triangular (only its ``lower`` or upper triangle is read) and ``op`` transposes
-    when ``transpose_a``. ``unit_diagonal`` assumes ones on the diagonal of ``a``."""
+    when ``transpose_a`` and conjugates when ``conjugate_a`` (both: the conjugate transpose
+    ``a^H``; ``conjugate_a`` does nothing to real ``a``). ``unit_diagonal`` assumes ones on
+    the diagonal of ``a``."""
     return triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower),
-                                   transpose_a=bool(transpose_a),
+                                   transpose_a=bool(transpose_a), conjugate_a=bool(conjugate_a),
                                    unit_diagonal=bool(unit_diagonal))
 
 
@@ -425,6 +436,28 @@ def _mm(a, b):
 def _mT(x):  # noqa: N802 - the usual name of the matrix transpose
     nd = core.get_aval(x).ndim
     return st.transpose_p.bind(x, permutation=_batch_dims(nd) + (nd - 1, nd - 2))
+
+
+def _is_complex(x) -> bool:
+    return core.get_aval(x).dtype.kind == "c"
+
+
+def _conj(x):
+    """Complex conjugate (the identity on real values, binding nothing)."""
+    return ew.conj_p.bind(x) if _is_complex(x) else x
+
+
+def _real(x):
+    return ew.real_p.bind(x) if _is_complex(x) else x
+
+
+def _mH(x):  # noqa: N802 - the conjugate transpose, A^H
+    return _conj(_mT(x))
+
+
+def _like(x, y):
+    """Real ``x`` converted to ``y``'s (complex) dtype where they differ."""
+    return ew.convert_element_type(x, core.get_aval(y).dtype)
 
 
 def _col_dots(a, b):
@@ -512,9 +545,11 @@ def _pad_last2(x, rows, cols):
     return st.pad_p.bind(x, np.zeros((), aval.dtype), padding_config=config)
 
 
-def _tsolve(a, b, *, left_side, lower, transpose_a=False, unit_diagonal=False):
+def _tsolve(a, b, *, left_side, lower, transpose_a=False, conjugate_a=False,
+            unit_diagonal=False):
     return triangular_solve_p.bind(a, b, left_side=left_side, lower=lower,
-                                   transpose_a=transpose_a, unit_diagonal=unit_diagonal)
+                                   transpose_a=transpose_a, conjugate_a=conjugate_a,
+                                   unit_diagonal=unit_diagonal)
 
 
 def _no_derivative(op, what, fix):
@@ -606,20 +641,24 @@ def _dot_general_batch(vals, dims, *, dimension_numbers, preferred_element_type)
 # ---------------------------------------------------------------- cholesky
 
 def _symmetrize_triangle(t, lower: bool):
-    """The symmetric matrix a factorization reading only one triangle of ``t`` sees."""
-    tri = _mask_tri(t, lower)
+    """The symmetric (Hermitian) matrix a factorization reading only one triangle of ``t``
+    sees: LAPACK also reads only the real part of a complex diagonal."""
     strict = _mask_tri(t, lower, -1 if lower else 1)
-    return ew.add_p.bind(tri, _mT(strict))
+    diag = _mask_tri(_mask_tri(t, lower=True), lower=False)
+    if _is_complex(t):
+        diag = _like(_real(diag), t)
+    return ew.add_p.bind(ew.add_p.bind(strict, _mH(strict)), diag)
 
 
 def _cholesky_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
     chol = cholesky_p.bind(x)
-    # x = L L^T  =>  L^-1 dx L^-T = L^-1 dL + (L^-1 dL)^T, and L^-1 dL is lower triangular:
-    # dL = L phi(L^-1 dx L^-T), phi keeping the strict lower triangle and half the diagonal.
+    # x = L L^H  =>  L^-1 dx L^-H = L^-1 dL + (L^-1 dL)^H, and L^-1 dL is lower triangular
+    # with a real diagonal (L's stays real and positive): dL = L phi(L^-1 dx L^-H), phi
+    # keeping the strict lower triangle and half the (real) diagonal.
     dx = _symmetrize_triangle(t, lower=True)
     inner = _tsolve(chol, _tsolve(chol, dx, left_side=True, lower=True), left_side=False,
-                    lower=True, transpose_a=True)
+                    lower=True, transpose_a=True, conjugate_a=True)
     aval = core.get_aval(x)
     n = aval.shape[-1]
     phi = np.tril(np.ones((n, n)), -1) + 0.5 * np.eye(n)
@@ -631,10 +670,12 @@ def _cholesky_jvp(primals, tangents):
 def _eigh_jvp(primals, tangents, *, lower):
     (x,), (t,) = primals, tangents
     v, w = eigh_p.bind(x, lower=lower)
-    # x = V diag(w) V^T with distinct w: C = V^T dx V, dw = diag(C), dV = V (F o C).
+    # x = V diag(w) V^H with distinct w: C = V^H dx V (Hermitian), dw = diag(C) (real),
+    # dV = V (F o C). Complex eigenvectors have a free phase each; this is JAX's choice
+    # (no change of phase along the diagonal of V^H dV).
     tv = _mm(_symmetrize_triangle(t, lower), v)
-    dw = _col_dots(v, tv)
-    dv = _mm(v, ew.mul_p.bind(_inv_gaps(w), _mm(_mT(v), tv)))
+    dw = _real(_col_dots(_conj(v), tv))
+    dv = _mm(v, ew.mul_p.bind(_like(_inv_gaps(w), v), _mm(_mH(v), tv)))
     return [v, w], [dv, dw]
 
 
@@ -649,29 +690,38 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
             "defined: the extra columns of the larger factor are not unique.",
             "use full_matrices=False (funcgrad.numpy.linalg.svd(a, full_matrices=False)).")
     s, u, vh = svd_p.bind(x, full_matrices=False, compute_uv=True)
-    v = _mT(vh)
+    v = _mH(vh)
     k = min(m, n)
-    # x = U diag(s) V^T: with dS = U^T dx V, ds = diag(dS); the rotations of U and V inside
-    # their column spaces come from the antisymmetric parts (F_ij = 1 / (s_j^2 - s_i^2)).
+    # x = U diag(s) V^H: with dS = U^H dx V, ds = re(diag(dS)); the rotations of U and V
+    # inside their column spaces come from the anti-Hermitian parts (F_ij = 1 / (s_j^2 -
+    # s_i^2)). For complex x the imaginary diagonal of dS (a phase shared by a column of U
+    # and of V) goes to U, as in JAX.
     tv = _mm(t, v)
-    ds = _col_dots(u, tv)
+    ds = _real(_col_dots(_conj(u), tv))
     if not compute_uv:
         return [s], [ds]
-    d_s = _mm(_mT(u), tv)
-    f = _inv_gaps(ew.mul_p.bind(s, s))
-    dss = _scale_cols(d_s, s)
-    sds = _scale_rows(d_s, s)
-    du = _mm(u, ew.mul_p.bind(f, ew.add_p.bind(dss, _mT(dss))))
-    dv = _mm(v, ew.mul_p.bind(f, ew.add_p.bind(sds, _mT(sds))))
-    if m != n:
+    d_s = _mm(_mH(u), tv)
+    f = _like(_inv_gaps(ew.mul_p.bind(s, s)), x)
+    s_c = _like(s, x)
+    dss = _scale_cols(d_s, s_c)
+    sds = _scale_rows(d_s, s_c)
+    inner_u = ew.mul_p.bind(f, ew.add_p.bind(dss, _mH(dss)))
+    if m != n or _is_complex(x):
         s_aval = core.get_aval(s)
-        s_inv = ew.div_p.bind(_const(np.ones((), s_aval.dtype), s_aval.shape, s_aval.dtype), s)
-    if m > k:  # the part of dx V outside U's column space: (I - U U^T) dx V S^-1
+        s_inv = _like(ew.div_p.bind(_const(np.ones((), s_aval.dtype), s_aval.shape,
+                                           s_aval.dtype), s), x)
+    if _is_complex(x):  # i im(diag(dS)) / s
+        phase = _mask_tri(_mask_tri(ew.sub_p.bind(d_s, _like(_real(d_s), x)), lower=True),
+                          lower=False)
+        inner_u = ew.add_p.bind(inner_u, _scale_cols(phase, s_inv))
+    du = _mm(u, inner_u)
+    dv = _mm(v, ew.mul_p.bind(f, ew.add_p.bind(sds, _mH(sds))))
+    if m > k:  # the part of dx V outside U's column space: (I - U U^H) dx V S^-1
         du = ew.add_p.bind(du, _scale_cols(ew.sub_p.bind(tv, _mm(u, d_s)), s_inv))
-    if n > k:  # likewise (I - V V^T) dx^T U S^-1
-        tu = _mm(_mT(t), u)
-        dv = ew.add_p.bind(dv, _scale_cols(ew.sub_p.bind(tu, _mm(v, _mT(d_s))), s_inv))
-    return [s, u, vh], [ds, du, _mT(dv)]
+    if n > k:  # likewise (I - V V^H) dx^H U S^-1
+        tu = _mm(_mH(t), u)
+        dv = ew.add_p.bind(dv, _scale_cols(ew.sub_p.bind(tu, _mm(v, _mH(d_s))), s_inv))
+    return [s, u, vh], [ds, du, _mH(dv)]
 
 
 # ---------------------------------------------------------------- qr
@@ -686,18 +736,22 @@ def _qr_jvp(primals, tangents, *, full_matrices):
             "use the reduced factorization (funcgrad.numpy.linalg.qr(a, mode='reduced')).")
     q, r = qr_p.bind(x, full_matrices=full_matrices)
     k = min(m, n)
-    # With A1 = x[..., :k] = Q R1 (R1 invertible): C = Q^T dA1 R1^-1 = Q^T dQ + dR1 R1^-1, the
-    # first antisymmetric and the second upper triangular, so Q^T dQ = W = tril(C, -1) -
-    # tril(C, -1)^T. Then dR = Q^T dx - W R, and dQ = Q W (+ the part of dA1 R1^-1 outside the
-    # column space of Q when x is tall).
+    # With A1 = x[..., :k] = Q R1 (R1 invertible): C = Q^H dA1 R1^-1 = Q^H dQ + dR1 R1^-1, the
+    # first anti-Hermitian and the second upper triangular with a real diagonal (R's stays
+    # real), so Q^H dQ = W = tril(C, -1) - tril(C, -1)^H + i im(diag(C)). Then
+    # dR = Q^H dx - W R, and dQ = Q W (+ the part of dA1 R1^-1 outside the column space of Q
+    # when x is tall).
     x1 = _tsolve(_slice_last2(r, k, k), _slice_last2(t, m, k), left_side=False, lower=False)
-    c = _mm(_mT(q), x1)
+    c = _mm(_mH(q), x1)
     low = _mask_tri(c, lower=True, k=-1)
-    w = ew.sub_p.bind(low, _mT(low))
+    w = ew.sub_p.bind(low, _mH(low))
+    if _is_complex(x):
+        diag = _mask_tri(_mask_tri(c, lower=True), lower=False)
+        w = ew.add_p.bind(w, ew.sub_p.bind(diag, _like(_real(diag), diag)))
     dq = _mm(q, w)
     if m > k:
         dq = ew.add_p.bind(dq, ew.sub_p.bind(x1, _mm(q, c)))
-    dr = ew.sub_p.bind(_mm(_mT(q), t), _mm(w, r))
+    dr = ew.sub_p.bind(_mm(_mH(q), t), _mm(w, r))
     return [q, r], [dq, dr]
 
 
@@ -748,10 +802,11 @@ def _lu_jvp(primals, tangents):
 
 # ---------------------------------------------------------------- triangular_solve
 
-def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a, unit_diagonal):
+def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a, conjugate_a,
+                          unit_diagonal):
     (a, b), (t_a, t_b) = primals, tangents
     params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a,
-                  unit_diagonal=unit_diagonal)
+                  conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
     out = triangular_solve_p.bind(a, b, **params)
     t_out = Zero.from_primal(out)
     if not _is_zero(t_b):
@@ -761,6 +816,8 @@ def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a, u
         # with da restricted to the entries the solve reads.
         k = (-1 if lower else 1) if unit_diagonal else 0
         op_da = _mask_tri(t_a, lower, k)
+        if conjugate_a:
+            op_da = _conj(op_da)
         if transpose_a:
             op_da = _mT(op_da)
         rhs = _mm(op_da, out) if left_side else _mm(out, op_da)
@@ -768,21 +825,25 @@ def _triangular_solve_jvp(primals, tangents, *, left_side, lower, transpose_a, u
     return out, t_out
 
 
-def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a, unit_diagonal):
+def _triangular_solve_transpose(ct, a, b, *, left_side, lower, transpose_a, conjugate_a,
+                                unit_diagonal):
     if _tr.is_undefined(a):
         raise AssertionError("triangular_solve is linear in b only")
     if _is_zero(ct):
         return [None, Zero(b.aval)]
-    # x = op(a)^-1 b (or b op(a)^-1) is linear in b; its adjoint solves with op(a)^T.
+    # x = op(a)^-1 b (or b op(a)^-1) is linear in b; its transpose (for the bilinear pairing,
+    # no conjugation) solves with op(a)^T.
     return [None, triangular_solve_p.bind(a, ct, left_side=left_side, lower=lower,
                                           transpose_a=not transpose_a,
+                                          conjugate_a=conjugate_a,
                                           unit_diagonal=unit_diagonal)]
 
 
-def _triangular_solve_batch(vals, dims, *, left_side, lower, transpose_a, unit_diagonal):
+def _triangular_solve_batch(vals, dims, *, left_side, lower, transpose_a, conjugate_a,
+                            unit_diagonal):
     (a, b), (da, db) = vals, dims
     params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a,
-                  unit_diagonal=unit_diagonal)
+                  conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
     size = _vm.batch_size(vals, dims)
     if da is None:
         # Only b varies: fold its batch into the right-hand sides (columns for a left solve,
