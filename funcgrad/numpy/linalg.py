@@ -270,8 +270,10 @@ def qr(a, mode: str = "reduced"):
 
 
 def eigh(a, UPLO: str = "L"):  # noqa: N803 - NumPy's name
-    """Eigenvalues (ascending) and eigenvectors (columns) of symmetric matrices, reading the
-    ``UPLO`` ("L" or "U") triangle. Returns ``EighResult(eigenvalues, eigenvectors)``.
+    """Eigenvalues (real, ascending) and eigenvectors (columns) of symmetric or complex
+    Hermitian matrices, reading the ``UPLO`` ("L" or "U") triangle. Returns
+    ``EighResult(eigenvalues, eigenvectors)``. Each eigenvector's sign (phase, if complex) is
+    arbitrary, so differentiate phase-invariant functions of it.
 
     Example:
         >>> w, v = fnp.linalg.eigh(fnp.array([[2.0, 1.0], [1.0, 2.0]]))
@@ -286,12 +288,13 @@ def eigh(a, UPLO: str = "L"):  # noqa: N803 - NumPy's name
 
 
 def eigvalsh(a, UPLO: str = "L"):  # noqa: N803 - NumPy's name
-    """Eigenvalues (ascending) of symmetric matrices; see ``eigh``."""
+    """Eigenvalues (real, ascending) of symmetric or Hermitian matrices; see ``eigh``."""
     return eigh(a, UPLO).eigenvalues
 
 
 def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
-    """Singular value decomposition ``a = U @ diag(S) @ Vh`` with ``S`` descending.
+    """Singular value decomposition ``a = U @ diag(S) @ Vh`` with real ``S`` descending (for
+    complex ``a``, ``Vh`` is the conjugate transpose of ``V``).
 
     Returns ``SVDResult(U, S, Vh)``, or ``S`` when ``compute_uv=False``. ``hermitian`` is
     accepted for NumPy compatibility (the general algorithm is used)."""
@@ -337,7 +340,7 @@ def matrix_power(a, n):
 
 
 def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
-    """Moore-Penrose pseudo-inverse from the SVD. Singular values at or below
+    """Moore-Penrose pseudo-inverse ``V diag(1/S) U^H`` from the SVD. Singular values at or below
     ``rtol * max(S)`` are treated as zero; the default ``rtol`` is ``10 * max(m, n) * eps``
     (JAX's default; ``rcond`` is an alias of ``rtol``).
 
