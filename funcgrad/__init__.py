@@ -22,4 +22,4 @@ from funcgrad.primitives.custom_derivatives import (  # noqa: F401
     checkpoint, custom_jvp, custom_vjp, remat)
 from funcgrad.transforms.vmap import vmap  # noqa: F401
 from funcgrad.transforms.jit import disable_jit, jit  # noqa: F401
-from funcgrad import checkpoints, data, distributed, nn, optim, random  # noqa: F401,E402
+from funcgrad import checkpoints, data, distributed, nn, optim, random, scipy  # noqa: F401,E402
