@@ -11,6 +11,6 @@ documented for ``jax.scipy``.
 Everything is built from funcgrad primitives, so it works under grad, jvp, vmap and jit.
 SciPy itself is not imported (it is only a test dependency).
 """
-from funcgrad.scipy import special, stats  # noqa: F401
+from funcgrad.scipy import linalg, special, stats  # noqa: F401
 
-__all__ = ["special", "stats"]
+__all__ = ["linalg", "special", "stats"]
