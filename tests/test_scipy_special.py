@@ -51,6 +51,7 @@ SPECS = [
     SpecialSpec("erfc", special.erfc, ss.erfc, (REAL,)),
     SpecialSpec("erfinv", special.erfinv, ss.erfinv, ((-0.95, 0.95),), rtol64=1e-10),
     SpecialSpec("ndtr", special.ndtr, ss.ndtr, (REAL,)),
+    SpecialSpec("log_ndtr", special.log_ndtr, ss.log_ndtr, ((-40.0, 8.0),), rtol64=1e-10),
     SpecialSpec("ndtri", special.ndtri, ss.ndtri, (UNIT,), rtol64=1e-10),
     SpecialSpec("gammaln", special.gammaln, ss.gammaln, (POS,)),
     SpecialSpec("gammaln_large", special.gammaln, ss.gammaln, ((10.0, 1e4),)),

@@ -175,7 +175,9 @@ def log_ndtr(x):
     # have finite derivatives and add no NaN in reverse mode): log1p(-ndtr(-x)) above 0,
     # log(ndtr(x)) down to where ndtr would underflow, then the asymptotic series
     # -x**2/2 - log(-x) - log(2 pi)/2 + log(1 + sum_k (-1)**k (2k-1)!! / x**(2k)).
-    low_edge = -30.0 if aval_of(x).dtype == np.float64 else -10.0
+    # The switch point keeps ndtr(x)**2 representable (second derivatives of log(ndtr) divide
+    # by it) while the series, truncated after 10 terms, is accurate to rounding.
+    low_edge = -20.0 if aval_of(x).dtype == np.float64 else -7.0
     upper, lower = x > 0, x < low_edge
     middle = ~upper & ~lower
     xu = fnp.where(upper, x, fnp.ones_like(x))
@@ -183,7 +185,7 @@ def log_ndtr(x):
     xl = fnp.where(lower, x, fnp.full_like(x, 2 * low_edge))
     inv2 = 1.0 / (xl * xl)
     series, term = fnp.zeros_like(x), fnp.ones_like(x)
-    for k in range(1, 8):
+    for k in range(1, 11):
         term = term * (-(2 * k - 1)) * inv2
         series = series + term
     tail = -0.5 * xl * xl - fnp.log(-xl) - 0.5 * math.log(2 * math.pi) + fnp.log1p(series)
