@@ -125,12 +125,17 @@ def _load(args) -> dict:
     return datasets.load_mnist(args.data_dir)
 
 
-def _train_pipeline(train: dict, args) -> fdata.Dataset:
-    ds = fdata.Dataset.from_arrays(train).shuffle(seed=args.seed).repeat()
+def _examples(train: dict, args, epochs: int | None) -> fdata.Dataset:
+    """The shuffled (and, with ``--augment``, randomly cropped) stream of training examples."""
+    ds = fdata.Dataset.from_arrays(train).shuffle(seed=args.seed).repeat(epochs)
     if args.augment:
         pad = 1 if train["image"].shape[-1] <= 16 else 2
         ds = ds.random_map(augment.random_crop(pad), seed=args.seed + 1)
-    return ds.batch(args.batch_size, drop_remainder=True).prefetch(2)
+    return ds
+
+
+def _train_pipeline(train: dict, args) -> fdata.Dataset:
+    return _examples(train, args, None).batch(args.batch_size, drop_remainder=True).prefetch(2)
 
 
 def _distributed_pipeline(train: dict, args, rank: int, count: int) -> fdata.Dataset:
@@ -138,13 +143,9 @@ def _distributed_pipeline(train: dict, args, rank: int, count: int) -> fdata.Dat
     batch ``j`` is split into ``count`` consecutive local batches, and this process reads
     local batch ``j * count + rank``. ``repeat`` is finite so that ``shard`` (which deals
     whole local batches out) sees one long epoch; it covers every step of the run."""
-    ds = fdata.Dataset.from_arrays(train).shuffle(seed=args.seed).repeat(args.epochs)
-    if args.augment:
-        pad = 1 if train["image"].shape[-1] <= 16 else 2
-        ds = ds.random_map(augment.random_crop(pad), seed=args.seed + 1)
     local = args.batch_size // count
-    return ds.batch(local, drop_remainder=True).shard(rank, count,
-                                                      drop_remainder=True).prefetch(2)
+    return _examples(train, args, args.epochs).batch(local, drop_remainder=True).shard(
+        rank, count, drop_remainder=True).prefetch(2)
 
 
 class _Trainer:
