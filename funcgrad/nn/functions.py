@@ -18,12 +18,13 @@ __all__ = ["relu", "relu6", "gelu", "sigmoid", "log_sigmoid", "softplus", "silu"
            "standardize"]
 
 
-def _float_input(op: str, x):
+def _float_input(op: str, x, what: str = "x"):
+    """``x`` as an array, or a DTypeError naming ``nn.<op>`` when it is not floating."""
     x = fnp.asarray(x)
     if not dtypes.is_float(x.dtype):
         raise errors.dtype_error(
-            f"nn.{op}", f"expects a floating input, got {x.dtype} with shape {x.shape}.",
-            f"convert it first, e.g. nn.{op}(x.astype('float32')).")
+            f"nn.{op}", f"{what} must be floating, got {x.dtype} with shape {x.shape}.",
+            f"convert it first, e.g. {what}.astype('float32').")
     return x
 
 

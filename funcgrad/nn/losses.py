@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import funcgrad.numpy as fnp
 from funcgrad import dtypes, errors
-from funcgrad.nn.functions import log_sigmoid, log_softmax, logsumexp
+from funcgrad.nn.functions import _float_input, log_sigmoid, log_softmax, logsumexp
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_with_integer_labels",
            "sigmoid_binary_cross_entropy", "l2_loss", "squared_error", "huber_loss",
@@ -27,12 +27,7 @@ def _check_same_shape(op: str, a, b, names=("predictions", "targets")):
 
 
 def _float(op: str, x, what: str):
-    x = fnp.asarray(x)
-    if not dtypes.is_float(x.dtype):
-        raise errors.dtype_error(f"nn.losses.{op}",
-                                 f"{what} must be floating, got {x.dtype} with shape {x.shape}.",
-                                 f"convert with {what}.astype('float32').")
-    return x
+    return _float_input(f"losses.{op}", x, what)
 
 
 def softmax_cross_entropy(logits, labels):
