@@ -41,25 +41,27 @@ def _ref_sgd(lr, momentum=None, nesterov=False):
     return (lambda p: np.zeros_like(p)), step
 
 
+def _adam_direction(g, s, p, b1, b2, eps, wd):
+    """One step of the bias-corrected Adam moments: ``(direction, new state)``."""
+    k, m, v = s
+    k += 1
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    d = (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps) + wd * p
+    return d, (k, m, v)
+
+
 def _ref_adam(lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
     def step(g, s, p):
-        k, m, v = s
-        k += 1
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        d = (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps) + wd * p
-        return -lr * d, (k, m, v)
+        d, s = _adam_direction(g, s, p, b1, b2, eps, wd)
+        return -lr * d, s
     return (lambda p: (0, np.zeros_like(p), np.zeros_like(p))), step
 
 
 def _ref_lamb(lr, b1=0.9, b2=0.999, eps=1e-6, wd=0.0):
     def step(g, s, p):
-        k, m, v = s
-        k += 1
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        d = (m / (1 - b1 ** k)) / (np.sqrt(v / (1 - b2 ** k)) + eps) + wd * p
-        return -lr * np.linalg.norm(p) / np.linalg.norm(d) * d, (k, m, v)
+        d, s = _adam_direction(g, s, p, b1, b2, eps, wd)
+        return -lr * np.linalg.norm(p) / np.linalg.norm(d) * d, s
     return (lambda p: (0, np.zeros_like(p), np.zeros_like(p))), step
 
 
