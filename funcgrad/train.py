@@ -411,6 +411,7 @@ def main(argv=None) -> dict:
             checkpoints.save_train_state(
                 args.checkpoint_dir, step, params=params, opt_state=opt_state, rng=dropout_key,
                 data_state=iterator.get_state(), extra={"history": history}, keep=args.keep)
+    iterator.close()  # stops the prefetch threads; main() may run many times in one process
 
     if is_main:
         os.makedirs(args.out, exist_ok=True)
