@@ -29,6 +29,12 @@ hypothesis.settings.load_profile(os.environ.get("FUNCGRAD_TEST_PROFILE", "ci"))
 
 fg.config.update("enable_checks", True)
 
+# tests/cuda runs in its own process (test_cuda_simulator.py starts it), because Numba reads
+# NUMBA_ENABLE_CUDASIM once, at import; or directly on a machine with a GPU when
+# FUNCGRAD_TEST_CUDA=1.
+collect_ignore = [] if (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+                        or os.environ.get("FUNCGRAD_TEST_CUDA") == "1") else ["cuda"]
+
 
 @pytest.fixture
 def rng():
