@@ -23,6 +23,8 @@ from funcgrad.primitives.custom_derivatives import (  # noqa: F401
 from funcgrad.transforms.vmap import vmap  # noqa: F401
 from funcgrad.transforms.jit import disable_jit, jit  # noqa: F401
 from funcgrad import optim, random  # noqa: F401,E402
+from funcgrad.devices import (  # noqa: F401
+    CudaArray, Device, device_get, device_put, devices)
 
 # The libraries on top load on first use (`fg.nn`, `from funcgrad import data`), so that
 # `import funcgrad` does not pay for them (about 55 ms together) in programs that never use

@@ -435,7 +435,10 @@ class EvalTrace(Trace):
     def process_primitive(self, prim, args, params):
         avals = [a.aval if type(a) is _Array else get_aval(a) for a in args]
         out_avals = prim.abstract_eval(*avals, **params)
-        vals = [a._value if type(a) is _Array else to_numpy(a) for a in args]
+        try:
+            vals = [a._value if type(a) is _Array else _eval_value(a) for a in args]
+        except _OnDevice:  # an operand lives on a GPU: run the primitive there
+            return _device_primitive(prim, args, params)
         if _current.get(_EVAL_TRACE) is self:  # the usual case: no context switch needed
             out = prim.impl(*vals, **params)
         else:
@@ -444,6 +447,16 @@ class EvalTrace(Trace):
         if prim.multiple_results:
             return [_wrap(o, a, prim) for o, a in zip(out, out_avals)]
         return _wrap(out, out_avals, prim)
+
+
+class _OnDevice(Exception):
+    pass
+
+
+def _eval_value(x):
+    if type(x) is _DeviceArray:
+        raise _OnDevice
+    return to_numpy(x)
 
 
 def to_numpy(x):
@@ -483,6 +496,10 @@ def _base_is_writeable(x: np.ndarray) -> bool:
 
 _EVAL_TRACE = EvalTrace(None)
 _Array = None  # funcgrad.array.Array, set when that module is imported (it imports this one)
+# funcgrad.devices.CudaArray and its eager runner, set when funcgrad.devices is imported
+# (no CudaArray can exist before).
+_DeviceArray = None
+_device_primitive = None
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ kernels and library steps (``fusion``), generates a Python driver plus Numba ker
 * ``"numba-cpu"``: fused ``numba.njit`` kernels, each cached on disk as its own module.
 * ``"numba-py"``: the same generated module, calling each kernel's ``py_func`` (no compiling).
 * ``"interpret"``: each equation's NumPy ``impl``; the reference.
+* ``"numba-cuda"``: ``numba.cuda`` kernels and a host driver over device arrays
+  (``numba_cuda``; the ``cuda`` extra). Its executables take device or host arrays and return
+  device arrays.
 
 Executables are memoised in memory on the jaxpr's fingerprint, the backend and the options that
 change the generated code. ``stats`` counts compiles and cache hits (tests assert on it).
@@ -22,7 +25,7 @@ import numpy as np
 from funcgrad import config, core, pretty
 from funcgrad.lowering import interpret, passes
 
-BACKENDS = ("numba-cpu", "interpret", "numba-py")
+BACKENDS = ("numba-cpu", "interpret", "numba-py", "numba-cuda")
 
 _log = logging.getLogger("funcgrad.jit")
 
@@ -133,6 +136,10 @@ def _build(jaxpr, backend, fp) -> Executable:
         inlined = passes.inline_calls(jaxpr)
         return Executable(in_avals, out_avals, backend, pretty.pp_jaxpr(inlined), None,
                           interpret.make_runner(inlined), fp)
+    if backend == "numba-cuda":
+        from funcgrad.lowering import numba_cuda
+        run, source, plan = numba_cuda.build(jaxpr)
+        return Executable(in_avals, out_avals, backend, source, plan, run, fp)
     from funcgrad.lowering import numba_cpu
     run, source, plan = numba_cpu.build(passes.simplify(jaxpr), py_kernels=backend == "numba-py")
     return Executable(in_avals, out_avals, backend, source, plan, run, fp)

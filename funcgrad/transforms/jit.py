@@ -73,7 +73,10 @@ _EXECUTABLES: OrderedDict = OrderedDict()
 
 
 def _jit_impl(*args, jaxpr, name, backend):
-    return _executable(jaxpr, backend)(*args)
+    outs = _executable(jaxpr, backend)(*args)
+    if backend == _CUDA:  # NumPy values in, NumPy values out (CudaArray operands never get here)
+        outs = [o.copy_to_host() for o in outs]
+    return outs
 
 
 def _jit_abstract_eval(*avals, jaxpr, name, backend):
@@ -270,7 +273,7 @@ class Traced:
 
     __slots__ = ("jaxpr", "consts", "const_values", "out_tree", "signature", "name", "backend",
                  "_exe", "in_avals", "out_weak", "has_tracer_consts", "single_out",
-                 "run")
+                 "run", "device_consts")
 
     def __init__(self, jaxpr, consts, out_tree, signature, name, backend):
         self.jaxpr = jaxpr
@@ -283,6 +286,7 @@ class Traced:
         self.backend = backend
         self._exe = None
         self.run = None  # the executable's driver, once compiled
+        self.device_consts = None  # const_values on the GPU, once run there
         self.in_avals = jaxpr.in_avals[len(consts):]
         self.out_weak = [v.aval.weak_type for v in jaxpr.outvars]
         self.single_out = out_tree == tree_util.tree_structure(0)
@@ -407,6 +411,7 @@ class Jitted:
         self._donate_argnums = frozenset(dnums)
         if backend is not None:
             from funcgrad import lowering
+            backend = _BACKEND_ALIASES.get(backend, backend)
             if backend not in lowering.BACKENDS:
                 raise ValueError(f"jit({self._name}): unknown backend {backend!r}; "
                                  f"choose one of {', '.join(lowering.BACKENDS)}.")
@@ -564,6 +569,9 @@ class Jitted:
         called directly (leaves converted to NumPy of their avals' dtypes); under a
         transformation the ``jit`` primitive is bound."""
         if core.current_trace() is core._EVAL_TRACE and not traced.has_tracer_consts:
+            if traced.backend == _CUDA or (core._DeviceArray is not None and any(
+                    type(x) is core._DeviceArray for x in dyn)):
+                return self._run_on_gpu(traced, dyn)
             vals = [x._value if type(x) is Array else
                     x if type(x) is np.ndarray and x.dtype == a.dtype else np.asarray(x, a.dtype)
                     for x, a in zip(dyn, traced.in_avals)]
@@ -575,6 +583,25 @@ class Jitted:
         else:
             flat = jit_p.bind(*traced.consts, *dyn, jaxpr=traced.jaxpr, name=traced.name,
                               backend=traced.backend)
+        return tree_util.tree_unflatten(traced.out_tree, flat)
+
+    def _run_on_gpu(self, traced: Traced, dyn):
+        """Runs ``traced`` on the CUDA backend: CudaArray operands are used in place, host
+        operands and the trace's constants are copied over (constants once per trace)."""
+        from funcgrad.devices import CudaArray, devices
+        devices("cuda")  # a clear error when there is no GPU
+        from funcgrad.lowering import cuda_runtime
+        exe = _executable(traced.jaxpr, _CUDA)
+        consts = traced.device_consts
+        if consts is None:
+            consts = traced.device_consts = [cuda_runtime.to_device(c)
+                                             for c in traced.const_values]
+        vals = [x._dev if type(x) is CudaArray else
+                np.asarray(x._value if isinstance(x, Array) else x, a.dtype)
+                for x, a in zip(dyn, traced.in_avals)]
+        flat = [CudaArray(o, w) for o, w in zip(exe(*consts, *vals), traced.out_weak)]
+        if traced.single_out:
+            return flat[0]
         return tree_util.tree_unflatten(traced.out_tree, flat)
 
     def __call__(self, *args, **kwargs):
@@ -647,6 +674,10 @@ class _StaticMarker:
         return hash(self.value)
 
 
+_CUDA = "numba-cuda"
+_BACKEND_ALIASES = {"cuda": _CUDA, "gpu": _CUDA, "cpu": "numba-cpu"}
+
+
 def _default_backend() -> str:
     return getattr(config.values, "default_backend", "numba-cpu")
 
@@ -664,8 +695,11 @@ def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = ()
         depend on them. Non-array leaves (strings, None, callables) are static too.
       donate_argnums: arguments whose buffers the caller gives up (accepted for JAX
         compatibility; funcgrad does not yet reuse them).
-      backend: ``"numba-cpu"`` (default), ``"interpret"`` (NumPy, the reference) or
-        ``"numba-py"`` (the generated code run as Python, to debug code generation).
+      backend: ``"numba-cpu"`` (default; alias ``"cpu"``), ``"numba-cuda"`` (alias
+        ``"cuda"``: CUDA kernels through numba-cuda; results are ``CudaArray``s that stay on the
+        GPU), ``"interpret"`` (NumPy, the reference) or ``"numba-py"`` (the generated code run
+        as Python, to debug code generation). Without a backend, a call whose arguments
+        include a ``CudaArray`` runs on the CUDA backend (placement follows the data).
 
     Returns:
       A ``Jitted`` callable with ``lower(*args)``, ``trace_count``, ``cache_info()`` and
