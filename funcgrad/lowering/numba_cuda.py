@@ -31,7 +31,10 @@ and the ``cuda_*`` kernel modules: the plan, the templates and the driver interf
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import math
+import os
 
 import numpy as np
 
@@ -78,8 +81,23 @@ def can_fuse(eqn) -> bool:
 # Kernels
 
 
-HEADER = ("import math\nimport numba\nfrom numba import cuda\n"
-          "from funcgrad.lowering import cuda_np as np, cuda_vmath as vmath\n")
+def _header() -> str:
+    from funcgrad.lowering import cuda_vmath
+    return "import numba\n" + cuda_vmath.IMPORTS + "\n"
+
+
+@functools.cache
+def _versions() -> str:
+    """What a kernel's compiled code depends on beyond its text: the CPU templates' versions
+    and the CUDA shims that the kernels inline (their content, since Numba's cache does not
+    notice changes in imported device functions)."""
+    import numba_cuda
+    parts = [codegen.library_versions(), f"numba-cuda={numba_cuda.__version__}"]
+    here = os.path.dirname(__file__)
+    for name in ("cuda_np.py", "cuda_vmath.py"):
+        with open(os.path.join(here, name), "rb") as f:
+            parts.append(f"{name[:-3]}=" + hashlib.sha256(f.read()).hexdigest()[:16])
+    return " ".join(parts)
 
 
 @dataclasses.dataclass
@@ -254,8 +272,8 @@ def kernel_code(step: fusion.KernelStep, block: int) -> CudaKernel:
         w.dedent()
         lines = w.lines
     cache = "False" if cuda_runtime.simulator() else "True"
-    source = (f"# funcgrad CUDA kernel (generated). {codegen.library_versions()}\n"
-              + HEADER + f"\nCACHE = {cache}\n\n\n" + "\n".join(lines) + "\n")
+    source = (f"# funcgrad CUDA kernel (generated). {_versions()}\n"
+              + _header() + f"\nCACHE = {cache}\n\n\n" + "\n".join(lines) + "\n")
     in_shapes = [codegen.group_shape(step.space, groups, axes) or (1,) for axes in in_axes]
     return CudaKernel(source, bounds, kept, red, in_shapes, [bounds] * len(step.outputs),
                       [codegen.group_shape(step.space, groups, kept)] * len(step.reductions),
@@ -284,14 +302,8 @@ def load(code: CudaKernel):
 
 
 def _library_lowerings() -> dict:
-    import importlib
-    table = {}
-    for name in ("cuda_layout", "cuda_contract"):
-        try:
-            table.update(importlib.import_module(f"funcgrad.lowering.{name}").LOWERINGS)
-        except ImportError:  # TEMP while the kernel modules are written
-            pass
-    return table
+    from funcgrad.lowering import cuda_contract, cuda_layout
+    return {**cuda_layout.LOWERINGS, **cuda_contract.LOWERINGS}
 
 
 def build(jaxpr: core.Jaxpr):
