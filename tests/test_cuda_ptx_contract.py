@@ -15,8 +15,8 @@ from funcgrad.primitives import windowed  # noqa: E402
 from tests import cuda_ptx  # noqa: E402
 
 KERNELS = {name: getattr(cuda_contract, name) for name in (
-    "_permute_kernel", "_matmul_kernel", "_conv3d_kernel", "_reduce_window_kernel",
-    "_select_and_gather_kernel", "_select_kernel", "_scatter_kernel")}
+    "_permute_kernel", "_matmul_kernel", "_conv3d_kernel", "_sum_splits_kernel",
+    "_reduce_window_kernel", "_select_and_gather_kernel", "_select_kernel", "_scatter_kernel")}
 
 INTS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
 FLOATS = [np.float16, np.float32, np.float64]
@@ -46,6 +46,9 @@ def _conv_cases(dtype):
         feature_group_count=2), x, w)
     x1, w1 = np.zeros((2, 3, 7), dtype), np.zeros((4, 3, 2), dtype)
     yield _eqn(lambda x, w: fg.lax.conv_general_dilated(x, w, (1,), "VALID"), x1, w1)
+    # Few outputs, long sums (a kernel gradient): split into partial sums.
+    xs, ws = np.zeros((1, 128, 8, 8), dtype), np.zeros((2, 128, 8, 8), dtype)
+    yield _eqn(lambda x, w: fg.lax.conv_general_dilated(x, w, (1, 1), "VALID"), xs, ws)
 
 
 def _window_cases(dtype):

@@ -46,6 +46,11 @@ _BM, _BN = _TM * _RM, _TN * _RN
 _THREADS = _TM * _TN
 _MAX_GRID_Z = 65535
 
+# Convolutions with fewer outputs than _CONV_THREADS split each sum over the input channels
+# into partial sums of at least _CONV_SPLIT_WORK terms (then added in a fixed order). Tuning:
+# about 4 x 132 SMs x 256 threads on an H200.
+_CONV_THREADS, _CONV_SPLIT_WORK = (32, 8) if cuda_runtime.simulator() else (1 << 17, 4096)
+
 # Window kernels keep per-axis coordinates in local arrays of this length; operands whose
 # collapsed window geometry has more axes return None.
 _MAX_RANK = 8
@@ -233,15 +238,17 @@ def _lower_dot_general(eqn):
 
 @cuda.jit(cache=True)
 def _conv3d_kernel(x, w, out, strides, lo, lhs_dil, rhs_dil, groups, batch_groups, zero):
-    # Canonical x (N, C, D, H, W), w (O, I, KD, KH, KW), out (N/batch_groups, O, YD, YH, YW):
-    # out[nb, o, y] = sum_{i, k} xdil[n, c0 + i, y * stride + k * rhs_dil - lo] * w[o, i, k],
-    # xdil being x with lhs_dil - 1 holes between elements (positions off it are padding).
-    # Output channel o is in group g = o // (O / groups'); feature groups take input channels
-    # from g * I, batch groups take batch g * (N / batch_groups) + nb.
+    # Canonical x (N, C, D, H, W), w (O, I, KD, KH, KW), out (S, N/batch_groups, O, YD, YH,
+    # YW): out[s, nb, o, y] = sum_{i in split s, k} xdil[n, c0 + i, y * stride + k * rhs_dil
+    # - lo] * w[o, i, k], xdil being x with lhs_dil - 1 holes between elements (positions off
+    # it are padding). The S splits of the input channels are partial sums (S = 1: the
+    # result). Output channel o is in group g = o // (O / groups'); feature groups take input
+    # channels from g * I, batch groups take batch g * (N / batch_groups) + nb.
     # Tuning: an implicit-GEMM form (input patches and weights staged in shared memory,
     # a register tile of outputs per thread), and 32-bit index maths.
-    nb_out, n_out, yd_out, yh_out, yw_out = out.shape
+    n_split, nb_out, n_out, yd_out, yh_out, yw_out = out.shape
     n_in = w.shape[1]
+    chunk = (n_in + n_split - 1) // n_split
     kd_n, kh_n, kw_n = w.shape[2], w.shape[3], w.shape[4]
     d_n, h_n, w_n = x.shape[2], x.shape[3], x.shape[4]
     per_group = n_out // max(groups, batch_groups)
@@ -256,10 +263,14 @@ def _conv3d_kernel(x, w, out, strides, lo, lhs_dil, rhs_dil, groups, batch_group
         yd = r % yd_out
         r //= yd_out
         o = r % n_out
-        nb = r // n_out
+        r //= n_out
+        nb = r % nb_out
+        split = r // nb_out
         g = o // per_group
         c0 = (g % groups) * n_in
         n = (g % batch_groups) * nb_out + nb
+        ci_lo = split * chunk
+        ci_hi = min(ci_lo + chunk, n_in)
         acc = zero
         for kd in range(kd_n):
             pd = yd * strides[0] + kd * rhs_dil[0] - lo[0]
@@ -291,10 +302,34 @@ def _conv3d_kernel(x, w, out, strides, lo, lhs_dil, rhs_dil, groups, batch_group
                         pw //= lhs_dil[2]
                     if pw >= w_n:
                         continue
-                    for ci in range(n_in):
+                    for ci in range(ci_lo, ci_hi):
                         acc += x[n, c0 + ci, pd, ph, pw] * w[o, ci, kd, kh, kw]
-        out[nb, o, yd, yh, yw] = acc
+        out[split, nb, o, yd, yh, yw] = acc
         i += step
+
+
+@cuda.jit(cache=True)
+def _sum_splits_kernel(partial, out):
+    # out[j] = sum_s partial[s, j], in split order (deterministic).
+    j = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while j < out.size:
+        acc = partial[0, j]
+        for s in range(1, partial.shape[0]):
+            acc += partial[s, j]
+        out[j] = acc
+        j += step
+
+
+def _conv_splits(outputs: int, channels: int, taps: int) -> int:
+    """How many partial sums over the input channels a convolution's threads compute: 1
+    unless there are too few outputs to fill the GPU and long sums to share out (kernel
+    gradients: a few thousand outputs, each a sum over batch x image)."""
+    if outputs >= _CONV_THREADS or channels * taps < _CONV_SPLIT_WORK:
+        return 1
+    by_threads = -(-_CONV_THREADS // max(outputs, 1))
+    by_work = max(1, channels * taps // _CONV_SPLIT_WORK)
+    return max(1, min(channels, by_threads, by_work))
 
 
 def _lower_conv(eqn):
@@ -322,12 +357,19 @@ def _lower_conv(eqn):
                 unit + tuple(p["lhs_dilation"]), unit + tuple(p["rhs_dilation"]),
                 p["feature_group_count"], p["batch_group_count"], _zero(work))
     size = math.prod(out_canonical)
+    splits = _conv_splits(size, w3[1], math.prod(w3[2:]))
 
     def run(x, w):
         out = cuda_runtime.empty(out_canonical, work)
         if size:
-            _conv3d_kernel[_launch_1d(size)](to_x(x).reshape(x3), to_w(w).reshape(w3),
-                                             out.reshape(o3), *geometry)
+            xc, wc = to_x(x).reshape(x3), to_w(w).reshape(w3)
+            if splits == 1:
+                _conv3d_kernel[_launch_1d(size)](xc, wc, out.reshape((1,) + o3), *geometry)
+            else:
+                partial = cuda_runtime.empty((splits,) + o3, work)
+                _conv3d_kernel[_launch_1d(splits * size)](xc, wc, partial, *geometry)
+                _sum_splits_kernel[_launch_1d(size)](partial.reshape(splits, size),
+                                                     out.reshape(size))
         return back(out)
     return run
 

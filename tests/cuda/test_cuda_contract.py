@@ -171,6 +171,15 @@ def test_conv_drawn(data):
     _check(lambda x, w: fg.lax.conv_general_dilated(x, w, **kw), x, w)
 
 
+def test_conv_with_few_outputs_splits_its_sums(rng):
+    # A kernel gradient's shape: few outputs, each a long sum, shared out over partial sums.
+    x, w = _values(rng, (3, 6, 5, 2), np.float64), _values(rng, (2, 6, 4, 2), np.float64)
+    assert cuda_contract._conv_splits(3 * 2 * 2, 6, 4 * 2) > 1
+    _check(lambda x, w: fg.lax.conv_general_dilated(x, w, (1, 1), ((0, 1), (0, 0))), x, w)
+    xi, wi = _values(rng, (3, 6, 5, 2), np.int16), _values(rng, (2, 6, 4, 2), np.int16)
+    _check(lambda x, w: fg.lax.conv_general_dilated(x, w, (1, 1), ((0, 1), (0, 0))), xi, wi)
+
+
 def test_conv_more_than_three_spatial_axes_falls_back():
     x, w = np.ones((1, 1, 2, 2, 2, 2), np.float32), np.ones((1, 1, 1, 1, 1, 1), np.float32)
     eqn = fg.make_jaxpr(lambda x, w: fg.lax.conv_general_dilated(x, w, (1,) * 4, "VALID"))(
