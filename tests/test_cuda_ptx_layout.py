@@ -36,7 +36,7 @@ def T(r, t=nt.int64):
 
 I64, B = nt.int64, nt.boolean
 BITS = [nt.uint8, nt.uint16, nt.uint32, nt.uint64, nt.complex128]
-INDEX = [nt.int8, nt.int16, nt.int32, nt.int64, nt.uint8, nt.uint16, nt.uint32, nt.uint64]
+INDEX = [nt.int8, nt.int32, nt.int64, nt.uint32, nt.uint64]
 ATOMIC = [nt.int32, nt.int64, nt.uint32, nt.uint64, nt.float32, nt.float64]
 ORDERED = [nt.boolean, nt.int8, nt.int16, nt.int32, nt.int64, nt.uint8, nt.uint16, nt.uint32,
            nt.uint64, nt.float32, nt.float64]
@@ -83,13 +83,22 @@ def _signatures():
         sigs.append(("_iota", (A(t), I64, I64)))
     sigs.append(("_fill", (A(I64), I64)))
     for t in ORDERED:
-        for out in (nt.int32, nt.int64):
+        for out in (nt.int32, nt.int64) if t == nt.float32 else (nt.int32,):
             sigs.append(("_arg_lines", (A(t), A(out), I64, I64, B)))
             sigs.append(("_arg_rows", (A(t), A(out), I64, B)))
     return sigs
 
 
 SIGNATURES = _signatures()
+
+SCAN_DTYPES = {
+    "cumsum": [nt.int8, nt.int32, nt.int64, nt.uint32, nt.float32, nt.float64, nt.complex64],
+    "cumprod": [nt.int8, nt.int32, nt.int64, nt.uint32, nt.float32, nt.float64, nt.complex64],
+    "cummax": [nt.boolean, nt.int32, nt.uint32, nt.float32, nt.float64],
+    "cummin": [nt.boolean, nt.int32, nt.uint32, nt.float32, nt.float64],
+    "cumlogsumexp": [nt.float32, nt.float64],
+}
+SCANS = [(name, t) for name, ts in SCAN_DTYPES.items() for t in ts]
 
 
 def test_every_kernel_has_signatures():
@@ -99,6 +108,7 @@ def test_every_kernel_has_signatures():
     kernels = {name for name, v in vars(cuda_layout).items()
                if isinstance(v, CUDADispatcher) and not v.targetoptions.get("device")}
     assert kernels == {name for name, _ in SIGNATURES}
+    assert set(cuda_layout._SCANS) == set(SCAN_DTYPES)
 
 
 @pytest.mark.parametrize("name,sig", SIGNATURES,
@@ -107,3 +117,14 @@ def test_kernel_compiles_to_ptx(name, sig):
     from funcgrad.lowering import cuda_layout
     ptx = compile_ptx(getattr(cuda_layout, name).py_func, sig)
     assert ".visible .entry" in ptx
+
+
+@pytest.mark.parametrize("name,t", SCANS, ids=[f"{n}-{t}" for n, t in SCANS])
+def test_scan_kernels_compile_to_ptx(name, t):
+    from funcgrad.lowering import cuda_layout
+    k = cuda_layout._SCANS[name]
+    for kernel, sig in [(k.lines, (A(t), A(t), I64, I64, B)),
+                        (k.totals, (A(t), A(t), I64, I64, I64, B)),
+                        (k.carry, (A(t), I64)),
+                        (k.finish, (A(t), A(t), A(t), I64, I64, I64, B))]:
+        assert ".visible .entry" in compile_ptx(kernel.py_func, sig)

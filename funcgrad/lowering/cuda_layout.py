@@ -1,6 +1,7 @@
 """CUDA library steps for layout and indexing primitives: transpose, broadcast_in_dim, reshape,
 squeeze, copy, slice, rev, pad, concatenate, dynamic_slice, dynamic_update_slice, iota, gather,
-the scatter family, argmax and argmin.
+the scatter family, argmax/argmin and the cumulative ops (cumsum, cumprod, cummax, cummin,
+cumlogsumexp). ``sort`` has no GPU rule here: it runs on the host.
 
 ``LOWERINGS[name](eqn)`` returns ``run(*device_operands) -> device_array``, or None where the GPU
 case is not supported (the driver then runs the NumPy impl on the host). Every ``run`` returns
@@ -18,6 +19,7 @@ neighbours merged), so a slice of whole rows is one flat copy and a transpose is
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import cuda, types
@@ -370,6 +372,118 @@ def _arg_rows(x, out, n, is_max):
         s //= 2
     if t == 0:
         out[row] = cand[0]
+
+
+# ---------------------------------------------------------------- cumulative kernels
+
+
+@cuda.jit(device=True, cache=True)
+def _add(a, b):
+    return a + b
+
+
+@cuda.jit(device=True, cache=True)
+def _mul(a, b):
+    return a * b
+
+
+@cuda.jit(device=True, cache=True)
+def _max(a, b):
+    return a if (a != a or a >= b) else b  # NaN propagates, as in np.maximum
+
+
+@cuda.jit(device=True, cache=True)
+def _min(a, b):
+    return a if (a != a or a <= b) else b
+
+
+@cuda.jit(device=True, cache=True)
+def _logaddexp(a, b):
+    if a != a or b != b:
+        return a + b
+    if a == b:  # also two infinities of one sign
+        return a + 0.6931471805599453
+    hi, lo = (a, b) if a > b else (b, a)
+    return hi + math.log1p(math.exp(lo - hi))
+
+
+class _ScanKernels(NamedTuple):
+    lines: object
+    totals: object
+    carry: object
+    finish: object
+
+
+def _scan_kernels(op) -> _ScanKernels:
+    """Kernels of one cumulative op. A line is ``n`` elements ``inner`` apart, scanned from its
+    end when ``reverse``. Many lines: a thread scans each (``lines``). Few long lines: a thread
+    per chunk of ``chunk`` positions reduces it (``totals``), a thread per line turns the chunk
+    totals into carries in (``carry``), and a thread per chunk scans it from its carry
+    (``finish``), so floating results are reassociated (to rounding) there."""
+
+    @cuda.jit
+    def lines(x, out, n, inner, reverse):
+        i = cuda.grid(1)
+        if i < x.size // n:
+            o = i // inner
+            p = o * n * inner + (i - o * inner) + ((n - 1) * inner if reverse else 0)
+            step = -inner if reverse else inner
+            acc = x[p]
+            out[p] = acc
+            for _ in range(1, n):
+                p += step
+                acc = op(acc, x[p])
+                out[p] = acc
+
+    @cuda.jit
+    def totals(x, part, n, inner, chunk, reverse):
+        i = cuda.grid(1)
+        nchunks = part.size // (x.size // n)
+        if i < part.size:
+            line = i // nchunks
+            o = line // inner
+            base = o * n * inner + (line - o * inner)
+            t0 = (i - line * nchunks) * chunk
+            acc = x[base + ((n - 1 - t0) if reverse else t0) * inner]
+            for t in range(t0 + 1, min(t0 + chunk, n)):
+                acc = op(acc, x[base + ((n - 1 - t) if reverse else t) * inner])
+            part[i] = acc
+
+    @cuda.jit
+    def carry(part, nchunks):
+        line = cuda.grid(1)
+        if line < part.size // nchunks:
+            b = line * nchunks
+            run = part[b]
+            for c in range(1, nchunks):
+                t = part[b + c]
+                part[b + c] = run
+                run = op(run, t)
+
+    @cuda.jit
+    def finish(x, out, part, n, inner, chunk, reverse):
+        i = cuda.grid(1)
+        nchunks = part.size // (x.size // n)
+        if i < part.size:
+            line = i // nchunks
+            c = i - line * nchunks
+            o = line // inner
+            base = o * n * inner + (line - o * inner)
+            t0 = c * chunk
+            p = base + ((n - 1 - t0) if reverse else t0) * inner
+            acc = op(part[i], x[p]) if c > 0 else x[p]
+            out[p] = acc
+            for t in range(t0 + 1, min(t0 + chunk, n)):
+                p = base + ((n - 1 - t) if reverse else t) * inner
+                acc = op(acc, x[p])
+                out[p] = acc
+
+    return _ScanKernels(lines, totals, carry, finish)
+
+
+_SCANS = {"cumsum": _scan_kernels(_add), "cumprod": _scan_kernels(_mul),
+          "cummax": _scan_kernels(_max), "cummin": _scan_kernels(_min),
+          "cumlogsumexp": _scan_kernels(_logaddexp)}
 
 
 # ---------------------------------------------------------------- host helpers
@@ -802,6 +916,44 @@ def _lower_arg(is_max):
     return lower
 
 
+# ---------------------------------------------------------------- cumulative ops
+
+_SCAN_LINES = 2048   # at least this many lines: one thread per line
+_SCAN_CHUNK = 16     # shortest chunk, and lines this short are never chunked
+_SCAN_THREADS = 16384
+
+
+def _lower_cumulative(eqn):
+    (x,), _ = _avals(eqn)
+    if x.dtype == np.float16:
+        return None
+    kernels = _SCANS[eqn.prim.name]
+    axis, reverse = eqn.params["axis"], eqn.params["reverse"]
+    n = x.shape[axis]
+    inner = int(np.prod(x.shape[axis + 1:], dtype=np.int64))
+    lines = x.size // n if n else 0
+    nchunks = 1
+    if 0 < lines < _SCAN_LINES and n > _SCAN_CHUNK:
+        nchunks = min(1024, n // _SCAN_CHUNK, -(-_SCAN_THREADS // lines))
+    chunk = -(-n // nchunks)
+    nchunks = -(-n // chunk) if n else 1
+
+    def run(x):
+        out = cuda_runtime.empty(x.shape, x.dtype)
+        if out.size == 0:
+            return out
+        xf, of = _flat(x), _flat(out)
+        if nchunks == 1:
+            _launch(kernels.lines, lines, xf, of, n, inner, reverse)
+            return out
+        part = cuda_runtime.empty((lines * nchunks,), x.dtype)
+        _launch(kernels.totals, part.size, xf, part, n, inner, chunk, reverse)
+        _launch(kernels.carry, lines, part, nchunks)
+        _launch(kernels.finish, part.size, xf, of, part, n, inner, chunk, reverse)
+        return out
+    return run
+
+
 LOWERINGS = {
     "reshape": _lower_reshape,
     "squeeze": _lower_reshape,
@@ -823,4 +975,5 @@ LOWERINGS = {
     "scatter_max": _lower_scatter_extremum(True),
     "argmax": _lower_arg(True),
     "argmin": _lower_arg(False),
+    **{name: _lower_cumulative for name in _SCANS},
 }

@@ -239,6 +239,37 @@ def test_long_rows_reduce_in_one_block(dtype):
           expect={"argmax", "argmin"})
 
 
+NAN_ROWS = np.where(_f32(3, 20) > 1.2, np.nan, _f32(3, 20))
+
+SCAN_CASES = {
+    "cumsum": (lambda x: fnp.cumsum(x, axis=1), (X,)),
+    "cumsum_reverse_axis0": (lambda x: lax.cumsum(x, 0, reverse=True), (X3,)),
+    "cumsum_int8_wraps": (lambda x: lax.cumsum(x, 0), (np.full(7, 100, np.int8),)),
+    "cumsum_c64": (lambda x: lax.cumsum(x, 1), ((X + 1j).astype(np.complex64),)),
+    "cumprod_int": (lambda x: lax.cumprod(x, 0, reverse=True), (J + 1,)),
+    "cummax_nan": (lambda x: lax.cummax(x, 1), (NAN_ROWS,)),
+    "cummin_nan_reverse": (lambda x: lax.cummin(x, 1, reverse=True), (NAN_ROWS,)),
+    "cummax_uint": (lambda x: lax.cummax(x, 0), (np.array([3, 1, 7, 7, 2], np.uint32),)),
+    "cumlogsumexp": (lambda x: lax.cumlogsumexp(x, 1), (np.array(
+        [[0, -np.inf, 3, np.inf], [-np.inf, -np.inf, 1, 1], [2, np.nan, 1, 0]], np.float32),)),
+    # Long lines, few of them: the chunked three-kernel scan.
+    "chunked_cumsum": (lambda x: lax.cumsum(x, 0), (_f32(150),)),
+    "chunked_cumsum_int": (lambda x: lax.cumsum(x, 1, reverse=True),
+                           (RNG.integers(-9, 9, (2, 70)).astype(np.int32),)),
+    "chunked_cummax_inner": (lambda x: lax.cummax(x, 0), (np.where(_f32(60, 3) > 1.5, np.nan,
+                                                                   _f32(60, 3)),)),
+    "chunked_cumlogsumexp": (lambda x: lax.cumlogsumexp(x, 0, reverse=True), (_f32(40),)),
+    "empty": (lambda x: lax.cumsum(x, 1), (_f32(0, 30),)),
+}
+
+
+@pytest.mark.parametrize("name", list(SCAN_CASES))
+def test_cumulative(name):
+    fn, args = SCAN_CASES[name]
+    prim = name.split("_")[1] if name.startswith("chunked") else name.split("_")[0]
+    check(fn, *args, expect={"cumsum" if prim == "empty" else prim}, exact=False)
+
+
 def _eqn(fn, *args, name):
     return next(e for e in fg.make_jaxpr(fn)(*args).jaxpr.eqns if e.prim.name == name)
 
@@ -256,6 +287,8 @@ def test_unsupported_cases_fall_back_to_the_host():
     assert lower["argmax"](eqn) is None
     eqn = _eqn(lambda: lax.broadcasted_iota(np.float16, (3,), 0), name="iota")
     assert lower["iota"](eqn) is None
+    eqn = _eqn(lambda x: lax.cumsum(x, 0), X.astype(np.float16), name="cumsum")
+    assert lower["cumsum"](eqn) is None
     assert "sort" not in lower
 
 
