@@ -557,38 +557,50 @@ def _as_batched_transpose(shape, strides, offset):
     return b, m, n
 
 
-def _gather_copy(x, out_shape, strides, offset=0):
-    """A fresh array of ``out_shape`` whose element at coordinates c is
-    ``x.flat[offset + sum(c * strides)]``."""
-    out = cuda_runtime.empty(out_shape, x.dtype)
-    if out.size == 0:
-        return out
-    xb, ob = _bits(x), _bits(out)
+def _gather_copy(dtype, out_shape, strides, offset=0):
+    """``run(x)``: a fresh array of ``out_shape`` whose element at coordinates c is
+    ``x.flat[offset + sum(c * strides)]`` (planned once, at lowering time)."""
+    size = math.prod(out_shape)
     shape, strides = _collapse(out_shape, strides)
-    if strides == (1,):
-        _launch(_copy_in, out.size, xb, ob, offset)
-        return out
     batched = _as_batched_transpose(shape, strides, offset)
-    if batched is not None and x.dtype.itemsize <= 8:
+    if size == 0:
+        launch = None
+    elif strides == (1,):
+        def launch(xb, ob):
+            _launch(_copy_in, size, xb, ob, offset)
+    elif batched is not None and np.dtype(dtype).itemsize <= 8:
         b, m, n = batched
         blocks = (math.ceil(n / _TILE), math.ceil(m / _TILE), b)
-        rows = 2 if cuda_runtime.simulator() else _TILE_ROWS
-        _transpose_tiled[blocks, (_TILE, rows)](xb, ob, m, n)
-        return out
-    _launch(_gather_strided, out.size, xb, ob, shape, strides, offset)
-    return out
+        threads = (_TILE, 2 if cuda_runtime.simulator() else _TILE_ROWS)
 
-
-def _write_block(x, out, out_strides, offset):
-    """Copies the contiguous ``x`` into ``out`` at ``offset`` with ``out_strides`` per axis."""
-    if x.size == 0:
-        return
-    xb, ob = _bits(x), _bits(out)
-    shape, strides = _collapse(x.shape, out_strides)
-    if strides == (1,):
-        _launch(_copy_out, x.size, xb, ob, offset)
+        def launch(xb, ob):
+            _transpose_tiled[blocks, threads](xb, ob, m, n)
     else:
-        _launch(_scatter_strided, x.size, xb, ob, shape, strides, offset)
+        def launch(xb, ob):
+            _launch(_gather_strided, size, xb, ob, shape, strides, offset)
+
+    def run(x):
+        out = cuda_runtime.empty(out_shape, dtype)
+        if launch is not None:
+            launch(_bits(x), _bits(out))
+        return out
+    return run
+
+
+def _write_block(x_shape, out_strides, offset):
+    """``write(x, out)``: copies the contiguous ``x`` of ``x_shape`` into ``out`` at
+    ``offset`` with ``out_strides`` per axis."""
+    size = math.prod(x_shape)
+    shape, strides = _collapse(x_shape, out_strides)
+
+    def write(x, out):
+        if size == 0:
+            return
+        if strides == (1,):
+            _launch(_copy_out, size, _bits(x), _bits(out), offset)
+        else:
+            _launch(_scatter_strided, size, _bits(x), _bits(out), shape, strides, offset)
+    return write
 
 
 def _fresh_copy(x, shape):
@@ -612,8 +624,7 @@ def _lower_reshape(eqn):
 def _lower_transpose(eqn):
     (x,), y = _avals(eqn)
     xs = _strides(x.shape)
-    strides = tuple(xs[p] for p in eqn.params["permutation"])
-    return lambda x: _gather_copy(x, y.shape, strides)
+    return _gather_copy(y.dtype, y.shape, tuple(xs[p] for p in eqn.params["permutation"]))
 
 
 def _lower_broadcast_in_dim(eqn):
@@ -623,8 +634,7 @@ def _lower_broadcast_in_dim(eqn):
     for i, b in enumerate(eqn.params["broadcast_dimensions"]):
         if x.shape[i] == y.shape[b]:
             strides[b] = xs[i]
-    strides = tuple(strides)
-    return lambda x: _gather_copy(x, y.shape, strides)
+    return _gather_copy(y.dtype, y.shape, tuple(strides))
 
 
 def _lower_slice(eqn):
@@ -632,7 +642,7 @@ def _lower_slice(eqn):
     p, xs = eqn.params, _strides(x.shape)
     strides = tuple(s * st for s, st in zip(xs, p["strides"]))
     offset = sum(s * lo for s, lo in zip(xs, p["start_indices"]))
-    return lambda x: _gather_copy(x, y.shape, strides, offset)
+    return _gather_copy(y.dtype, y.shape, strides, offset)
 
 
 def _lower_rev(eqn):
@@ -640,7 +650,7 @@ def _lower_rev(eqn):
     xs, dims = _strides(x.shape), eqn.params["dimensions"]
     strides = tuple(-s if a in dims else s for a, s in enumerate(xs))
     offset = sum((x.shape[a] - 1) * xs[a] for a in dims if x.shape[a] > 0)
-    return lambda x: _gather_copy(x, y.shape, strides, offset)
+    return _gather_copy(y.dtype, y.shape, strides, offset)
 
 
 def _lower_pad(eqn):
@@ -674,11 +684,12 @@ def _lower_concatenate(eqn):
     dim = eqn.params["dimension"]
     ys = _strides(y.shape)
     offsets = np.cumsum([0] + [x.shape[dim] for x in xs[:-1]]) * ys[dim]
+    writes = [_write_block(x.shape, ys, int(off)) for x, off in zip(xs, offsets)]
 
     def run(*operands):
         out = cuda_runtime.empty(y.shape, y.dtype)
-        for x, off in zip(operands, offsets):
-            _write_block(x, out, ys, int(off))
+        for write, x in zip(writes, operands):
+            write(x, out)
         return out
     return run
 
@@ -819,6 +830,21 @@ _COMPLEX_PARTS = {np.dtype(np.complex64): np.dtype(np.float32),
                   np.dtype(np.complex128): np.dtype(np.float64)}
 
 
+def _scatter_run(eqn, launch):
+    """``run(operand, indices, updates)``: a fresh copy of the operand, updated in place by
+    ``launch(out, indices, updates)`` unless nothing can land (no updates, or an empty operand,
+    where clamped starts would point outside it)."""
+    (operand_aval, _, updates_aval), _ = _avals(eqn)
+    lands = operand_aval.size > 0 and updates_aval.size > 0
+
+    def run(operand, indices, updates):
+        out = _fresh_copy(operand, operand.shape)
+        if lands:
+            launch(out, indices, updates)
+        return out
+    return run
+
+
 def _lower_scatter_add(eqn):
     """scatter_add by atomic adds. Floating (and complex) sums are accumulated in whatever
     order the threads arrive, so results may differ between runs in the last bits; integer
@@ -830,12 +856,10 @@ def _lower_scatter_add(eqn):
     parts = 2 if dtype in _COMPLEX_PARTS else 1
     plan, _, drop = _scatter_plan(eqn)
 
-    def run(operand, indices, updates):
-        out = _fresh_copy(operand, operand.shape)
+    def launch(out, indices, updates):
         _launch(_scatter_add, updates.size, _flat(updates).view(part), _flat(indices),
                 _flat(out).view(part), *plan, drop, parts)
-        return out
-    return run
+    return _scatter_run(eqn, launch)
 
 
 def _lower_scatter_extremum(is_max):
@@ -844,12 +868,10 @@ def _lower_scatter_extremum(is_max):
             return None
         plan, _, drop = _scatter_plan(eqn)
 
-        def run(operand, indices, updates):
-            out = _fresh_copy(operand, operand.shape)
+        def launch(out, indices, updates):
             _launch(_scatter_max, updates.size, _flat(updates), _flat(indices), _flat(out),
                     *plan, drop, is_max)
-            return out
-        return run
+        return _scatter_run(eqn, launch)
     return lower
 
 
@@ -859,12 +881,10 @@ def _lower_scatter_mul(eqn):
         return None  # no atomic floating product; the host runs it
     plan, _, drop = _scatter_plan(eqn)
 
-    def run(operand, indices, updates):
-        out = _fresh_copy(operand, operand.shape)
+    def launch(out, indices, updates):
         _launch(_scatter_mul, updates.size, _flat(updates), _flat(indices), _flat(out), *plan,
                 drop)
-        return out
-    return run
+    return _scatter_run(eqn, launch)
 
 
 def _lower_scatter(eqn):
@@ -874,19 +894,15 @@ def _lower_scatter(eqn):
     plan, key_strides, drop = _scatter_plan(eqn)
     shape, op_strides, idx_strides, vec_strides, vec_hi, nvec = plan
 
-    def run(operand, indices, updates):
-        out = _fresh_copy(operand, operand.shape)
-        if updates.size == 0 or operand.size == 0:
-            return out
-        winner = cuda_runtime.empty((operand.size,), np.int64)
-        _launch(_fill, operand.size, winner, np.int64(-1))
+    def launch(out, indices, updates):
+        winner = cuda_runtime.empty((out.size,), np.int64)
+        _launch(_fill, out.size, winner, np.int64(-1))
         idx = _flat(indices)
         _launch(_scatter_claim, updates.size, idx, winner, shape, op_strides, idx_strides,
                 key_strides, vec_strides, vec_hi, nvec, drop)
         _launch(_scatter_set, updates.size, _bits(updates), idx, _bits(out), winner, shape,
                 op_strides, idx_strides, key_strides, vec_strides, vec_hi, nvec, drop)
-        return out
-    return run
+    return _scatter_run(eqn, launch)
 
 
 # ---------------------------------------------------------------- argmax / argmin

@@ -189,6 +189,7 @@ INDEXING_CASES = {
     "add_at_u64": (lambda x, i: x.at[i].add(np.uint64(2 ** 40)), (IDX.astype(np.uint64), IDX),
                    {"scatter_add"}),
     "add_at_drop": (lambda x, i: x.at[i].add(1.0, mode="drop"), (X, IDX_OOB), {"scatter_add"}),
+    "add_at_clip": (lambda x, i: x.at[i].add(1.0, mode="clip"), (X, IDX_OOB), {"scatter_add"}),
     "add_at_c64": (lambda x, i: x.at[i].add(1 + 2j), (X.astype(np.complex64), IDX),
                    {"scatter_add"}),
     "grad_of_take": (lambda x, i: fg.grad(lambda v: (v[i] ** 2).sum())(x), (X, IDX),
@@ -268,6 +269,14 @@ def test_cumulative(name):
     fn, args = SCAN_CASES[name]
     prim = name.split("_")[1] if name.startswith("chunked") else name.split("_")[0]
     check(fn, *args, expect={"cumsum" if prim == "empty" else prim}, exact=False)
+
+
+def test_scatter_into_an_empty_operand_writes_nothing():
+    # Clamping a start into an empty axis would point outside the operand.
+    dn = lax.ScatterDimensionNumbers((1,), (0,), (0,))
+    for scatter in (lax.scatter_add, lax.scatter, lax.scatter_max):
+        check(lambda x, i, u, f=scatter: f(x, i, u, dn, mode="clip"), _f32(0, 3), J[:, :1],
+              _f32(2, 3), expect={scatter.__name__})
 
 
 def _eqn(fn, *args, name):
