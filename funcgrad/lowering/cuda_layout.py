@@ -923,7 +923,7 @@ def _lower_arg(is_max):
             out = cuda_runtime.empty(y.shape, y.dtype)
             if rows == 0:
                 return out
-            if inner == 1 and n >= 4 * row_threads:
+            if inner == 1 and n >= row_threads:
                 _arg_rows[rows, row_threads](_flat(x), _flat(out), n, is_max)
             else:
                 _launch(_arg_lines, rows, _flat(x), _flat(out), n, inner, is_max)

@@ -230,7 +230,7 @@ def test_indexing(name):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.uint32])
 def test_long_rows_reduce_in_one_block(dtype):
-    # Rows of >= 128 elements (4 x the 32 simulator threads) take the block-per-row kernel.
+    # Rows of at least 32 elements (the simulator's block) take the block-per-row kernel.
     x = RNG.integers(0, 50, (2, 150)).astype(dtype)
     x[0, [7, 140]] = 60  # a tie for the maximum: the first wins
     x[1, [3, 90]] = 0
