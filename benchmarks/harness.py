@@ -173,6 +173,16 @@ class Bench:
     def skip(self, case: str, variant: str, reason: str) -> dict:
         return self.record(case, variant, "skipped", note=reason)
 
+    def gpu_or_skip(self, case: str, *variants: str) -> bool:
+        """Whether this entry's system can compute on a real CUDA GPU; when it cannot, records
+        each of ``variants`` of ``case`` as skipped with the reason (see :func:`gpu_unavailable`).
+        """
+        reason = gpu_unavailable(self.system)
+        if reason is not None:
+            for variant in variants:
+                self.skip(case, variant, f"no usable GPU: {reason}")
+        return reason is None
+
     # -- checking and timing -----------------------------------------------------------------
 
     def bench(self, case: str, variant: str, fn, *, ref=None, check=None,
@@ -237,6 +247,105 @@ def funcgrad_variants(fg):
 def funcgrad_jit(fg):
     """``(jit, variant)``; the variant names jit's backend (``config.default_backend``)."""
     return fg.jit, f"fg.jit [{fg.config.values.default_backend}]"
+
+
+# --------------------------------------------------------------------------------------------
+# GPUs: entries named "<system>.gpu" (run.py lets JAX see the GPU in their processes only)
+
+GPU_CASE_SUFFIX = " on gpu"  # GPU rows form their own cases, so their ratios are GPU to GPU
+FG_GPU_VARIANT = "fg.jit [numba-cuda]"
+
+
+def gpu_unavailable(system: str) -> str | None:
+    """Why ``system`` cannot compute on a real CUDA GPU in this process; None when it can.
+
+    funcgrad needs a device from ``fg.devices("cuda")`` that is not Numba's CUDA simulator,
+    JAX a ``gpu`` platform (``jax.devices("gpu")``), PyTorch ``torch.cuda.is_available()``.
+    Never raises: a missing package or a broken driver is a reason like any other.
+    """
+    probe = {"funcgrad": _funcgrad_gpu, "jax": _jax_gpu, "torch": _torch_gpu}[system]
+    try:
+        return probe()
+    except Exception as e:  # ImportError, a driver error: each means "no GPU here"
+        first_line = str(e).splitlines()[0] if str(e) else ""
+        return f"{type(e).__name__}: {first_line}"
+
+
+def _funcgrad_gpu():
+    import funcgrad as fg
+
+    try:
+        fg.devices("cuda")
+    except RuntimeError as e:  # it says why there is no GPU, then how to get the simulator
+        return str(e).split(". Fix:")[0]
+    from funcgrad.lowering import cuda_runtime
+
+    if cuda_runtime.simulator():
+        return "funcgrad's CUDA device is Numba's simulator (NUMBA_ENABLE_CUDASIM=1), not a GPU"
+    return None
+
+
+def _jax_gpu():
+    import jax
+
+    try:
+        jax.devices("gpu")
+    except Exception as e:  # RuntimeError, or an assertion when JAX_PLATFORMS names a missing one
+        first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"{first_line} (JAX_PLATFORMS={os.environ.get('JAX_PLATFORMS', '(unset)')})"
+    return None
+
+
+def _torch_gpu():
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+    return f"torch.cuda.is_available() is False (torch {torch.__version__}, {build})"
+
+
+def funcgrad_gpu_bench(b: Bench):
+    """``b.bench`` for funcgrad's GPU rows, which also notes how many equations the compiled
+    programs run on the host (where the CUDA backend has no GPU rule), as they are not GPU time.
+    """
+    from funcgrad.lowering import numba_cuda
+
+    def bench(case, variant, fn, **kw):
+        before = numba_cuda.stats.host_steps
+        row = b.bench(case, variant, fn, **kw)
+        host = numba_cuda.stats.host_steps - before
+        if row is not None and host:
+            row["note"] = f"{host} equation(s) of the compiled program run on the host"
+        return row
+
+    return bench
+
+
+def jax_gpu(jax):
+    """JAX's first GPU; float32 matmuls and convolutions use full float32 (not TF32), as
+    funcgrad's and the NumPy reference's do."""
+    jax.config.update("jax_default_matmul_precision", "highest")
+    return jax.devices("gpu")[0]
+
+
+def torch_gpu(torch):
+    """The CUDA device, with TF32 off for matmuls and cuDNN convolutions (cuDNN's is on by
+    default), so float32 means float32 as for the other systems."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return torch.device("cuda")
+
+
+def torch_synced(torch, fn):
+    """``fn`` followed by ``torch.cuda.synchronize()``, so a timed call includes the GPU's work."""
+
+    def run():
+        out = fn()
+        torch.cuda.synchronize()
+        return out
+
+    return run
 
 
 # --------------------------------------------------------------------------------------------

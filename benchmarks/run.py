@@ -77,7 +77,7 @@ class Runner:
         self.unavailable: dict[str, str] = {}
         self.versions: dict[str, dict] = {}
 
-    def child_env(self, extra=None):
+    def child_env(self, extra=None, gpu=False):
         env = dict(os.environ)
         n = str(self.args.threads)
         for k in THREAD_ENV:
@@ -86,7 +86,8 @@ class Runner:
         if self.args.threads == 1 and "intra_op_parallelism_threads" not in flags:
             flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         env["XLA_FLAGS"] = flags.strip()
-        env.setdefault("JAX_PLATFORMS", "cpu")
+        if not gpu:  # JAX would otherwise put the CPU rows' arrays on a GPU when there is one
+            env.setdefault("JAX_PLATFORMS", "cpu")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["FUNCGRAD_CACHE_DIR"] = self.cache_dir
         env.update(extra or {})
@@ -106,7 +107,8 @@ class Runner:
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  env=self.child_env(env), cwd=REPO_ROOT)
+                                  env=self.child_env(env, gpu=entry.endswith(".gpu")),
+                                  cwd=REPO_ROOT)
             wall = time.perf_counter() - t0
             result = harness.parse_child_output(proc.stdout)
             if result is None:
@@ -142,13 +144,18 @@ class Runner:
         return system in self.args.system_list and system not in self.unavailable
 
 
+def on_device(entry: str, device: str) -> bool:
+    """Whether ``--device`` selects ``entry``: entries named ``<system>.gpu`` are the GPU rows."""
+    return device == "all" or entry.endswith(".gpu") == (device == "gpu")
+
+
 def default_plan(module, runner: Runner):
     """One process per entry of the workload, for every available system."""
     limits = getattr(module, "OPTIONAL", {})
     name = module.__name__.rsplit(".", 1)[1]
     for entry in module.ENTRIES:
         system = entry.split(".")[0]
-        if not runner.available(system):
+        if not runner.available(system) or not on_device(entry, runner.args.device):
             continue
         if entry in limits and runner.args.quick:
             continue
@@ -278,6 +285,9 @@ def parse_args(argv):
                     help="timed samples per case (default 25, or 5 with --quick)")
     ap.add_argument("--threads", type=int, default=2,
                     help="threads for every system (BLAS, OpenMP, Numba, XLA, torch; default 2)")
+    ap.add_argument("--device", choices=("all", "cpu", "gpu"), default="all",
+                    help="which rows: all (default), cpu, or gpu (only the <system>.gpu entries "
+                         "of workloads that have them)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: small sizes, few repeats, optional variants left out")
     ap.add_argument("--json", default=os.path.join(REPO_ROOT, "benchmarks", "results",
@@ -337,6 +347,9 @@ def main(argv=None):
     try:
         for w in args.workload_list:
             module = load_workload(w)
+            if not any(on_device(e, args.device) for e in getattr(module, "ENTRIES", ())):
+                print(f"  {w}: no {args.device} rows", file=sys.stderr)
+                continue
             if hasattr(module, "orchestrate"):
                 module.orchestrate(runner)
             else:
