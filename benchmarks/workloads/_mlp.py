@@ -120,8 +120,8 @@ def jax_step(jax, jnp):
 # PyTorch (eager; the step updates the leaf tensors in place, as optimizers do)
 
 
-def torch_params(torch, params):
-    return [torch.tensor(a, requires_grad=True) for wb in params for a in wb]
+def torch_params(torch, params, device=None):
+    return [torch.tensor(a, requires_grad=True, device=device) for wb in params for a in wb]
 
 
 def torch_loss(torch, flat, x, y):
