@@ -43,6 +43,8 @@ POS = (0.2, 6.0)
 REAL = (-4.0, 4.0)
 UNIT = (0.02, 0.98)
 NEG = (-6.0, -0.1)  # gamma-family specs keep away from the poles through AWAY_FROM_POLES
+XPOS = (0.05, 12.0)
+SMALL = (0.02, 0.3)
 
 SPECS = [
     SpecialSpec("expit", special.expit, ss.expit, (REAL,)),
@@ -68,6 +70,18 @@ SPECS = [
     SpecialSpec("polygamma3", lambda x: special.polygamma(3, x),
                 lambda x: ss.polygamma(3, x), (POS,)),
     SpecialSpec("betaln", special.betaln, ss.betaln, (POS, POS), rtol64=1e-10),
+    SpecialSpec("gammainc", special.gammainc, ss.gammainc, (POS, XPOS), rtol64=1e-13,
+                atol64=1e-15),
+    SpecialSpec("gammaincc", special.gammaincc, ss.gammaincc, (POS, XPOS), rtol64=1e-13,
+                atol64=1e-15),
+    SpecialSpec("gammainc_small_a", special.gammainc, ss.gammainc, (SMALL, (0.01, 3.0)),
+                rtol64=1e-13, atol64=1e-15),
+    SpecialSpec("gammaincc_small_a", special.gammaincc, ss.gammaincc, (SMALL, (0.01, 3.0)),
+                rtol64=1e-13, atol64=1e-15),
+    SpecialSpec("betainc", special.betainc, ss.betainc, (POS, POS, UNIT), rtol64=1e-13,
+                atol64=1e-15),
+    SpecialSpec("betainc_small_params", special.betainc, ss.betainc, (SMALL, SMALL, UNIT),
+                rtol64=1e-13, atol64=1e-15),
     SpecialSpec("xlogy", special.xlogy, ss.xlogy, (REAL, POS)),
     SpecialSpec("xlog1py", special.xlog1py, ss.xlog1py, (REAL, (-0.9, 4.0))),
     SpecialSpec("entr", special.entr, ss.entr, (POS,)),
@@ -138,7 +152,8 @@ def test_grads_order2(spec, data):
 
 
 VMAP_SPECS = [s for s in SPECS if s.name in ("gammaln", "digamma", "polygamma1", "xlogy",
-                                             "logsumexp_axis_b", "erfc", "entr")]
+                                             "logsumexp_axis_b", "erfc", "entr", "gammainc",
+                                             "betainc")]
 
 
 @pytest.mark.parametrize("spec", VMAP_SPECS, ids=repr)
@@ -154,7 +169,8 @@ def test_vmap_against_loop(spec, data):
 
 
 JIT_SPECS = [s for s in SPECS if s.name in ("gammaln", "digamma", "polygamma3", "xlogy",
-                                            "entr", "logsumexp_axis_b", "logit", "erfc")]
+                                            "entr", "logsumexp_axis_b", "logit", "erfc",
+                                            "gammaincc", "betainc")]
 
 
 @pytest.mark.parametrize("spec", JIT_SPECS, ids=repr)
@@ -168,7 +184,8 @@ def test_jit_matches_eager(spec):
 
 
 def test_jit_compiled_backend():
-    f = lambda x, y: special.gammaln(x) + special.xlogy(y, x) + special.digamma(x)  # noqa: E731
+    f = lambda x, y: (special.gammaln(x) + special.xlogy(y, x) + special.digamma(x)  # noqa: E731
+                      + special.gammainc(x, y + 2))
     x, y = np.linspace(0.5, 4.0, 6), np.linspace(-1.0, 1.0, 6)
     assert_close(fg.jit(f)(x, y), f(x, y), 1e-13, 1e-14)
 

@@ -22,8 +22,8 @@ from funcgrad.primitives.custom_derivatives import custom_jvp
 from funcgrad.scipy._util import promote_floats
 
 __all__ = ["logsumexp", "expit", "logit", "erf", "erfc", "erfinv", "gammaln", "digamma", "psi",
-           "polygamma", "betaln", "xlogy", "xlog1py", "entr", "ndtr", "log_ndtr", "ndtri",
-           "softmax", "log_softmax"]
+           "polygamma", "betaln", "gammainc", "gammaincc", "betainc", "xlogy", "xlog1py", "entr",
+           "ndtr", "log_ndtr", "ndtri", "softmax", "log_softmax"]
 
 
 def _floats(op: str, *args):
@@ -230,27 +230,56 @@ psi = digamma
 
 
 def polygamma(n, x):
-    """The ``n``-th derivative of ``digamma`` at ``x``; ``n`` must be a concrete
-    non-negative integer (a Python int or a NumPy integer scalar), as it selects the function.
+    """The ``n``-th derivative of ``digamma`` at ``x``, elementwise.
+
+    ``n`` is an integer: a Python int, or an integer array broadcasting against ``x`` (it may
+    be traced, e.g. under ``jit`` or ``vmap``). Orders that are negative give NaN when they
+    are only known at run time. Differentiable in ``x`` to any order, not in ``n``.
 
     Example:
         >>> special.polygamma(1, 1.0)   # pi**2 / 6
         Array(1.644934, dtype=float32)
+        >>> special.polygamma(fnp.array([0, 1]), 1.0)
+        Array([-0.5772157,  1.644934 ], dtype=float32)
     """
-    try:
+    op = "scipy.special.polygamma"
+    if type(n) is int or isinstance(n, np.integer):
         order = operator.index(n)
-    except TypeError:
+        if order < 0:
+            raise errors.InvalidArgumentError(errors.message(
+                op, f"the order n must be >= 0, got {order}.",
+                "pass n >= 0 (n = 0 is digamma).", errors.InvalidArgumentError))
+        (x,) = _floats("polygamma", x)
+        return sp.digamma_p.bind(x) if order == 0 else sp.polygamma_p.bind(x, n=order)
+    n_dtype = getattr(n, "dtype", None) if not isinstance(n, (list, tuple)) else None
+    if n_dtype is None or np.dtype(n_dtype).kind not in "iu":
         raise errors.InvalidArgumentError(errors.message(
-            "scipy.special.polygamma", f"the order n must be a concrete integer, got "
-            f"{type(n).__name__} {n!r:.40}.", "pass n as a Python int, e.g. polygamma(1, x); "
-            "for several orders call polygamma once per order.",
-            errors.InvalidArgumentError)) from None
-    if order < 0:
-        raise errors.InvalidArgumentError(errors.message(
-            "scipy.special.polygamma", f"the order n must be >= 0, got {order}.",
-            "pass n >= 0 (n = 0 is digamma).", errors.InvalidArgumentError))
-    (x,) = _floats("polygamma", x)
-    return sp.digamma_p.bind(x) if order == 0 else sp.polygamma_p.bind(x, n=order)
+            op, f"the order n must be an integer or an integer array, got "
+            f"{type(n).__name__} {n!r:.40}.", "pass n as a Python int, e.g. polygamma(1, x), or "
+            "as an integer array, e.g. polygamma(fnp.array([0, 1, 2]), x).",
+            errors.InvalidArgumentError))
+    n, x = _floats("polygamma", n, x)
+    return sp.polygamma_array_p.bind(n, x)
+
+
+def _gammaln_difference(x, h):
+    """``gammaln(x + h) - gammaln(x)`` for ``x > 0`` and ``0 <= h <= 1``, without the
+    cancellation of the two ``gammaln`` for large ``x``: from 10 on, Stirling's formula takes
+    the difference analytically, ``h log(x + h) + (x - 1/2) log1p(h / x) - h + r(x + h)
+    - r(x)`` with ``r`` the remainder of Stirling's series."""
+    big = x >= 10
+    xb = fnp.where(big, x, fnp.full_like(x, 10.0))
+    xs = fnp.where(big, fnp.ones_like(x), x)
+
+    def remainder(y):
+        inv2, acc = 1.0 / (y * y), fnp.zeros_like(y)
+        for k in range(len(sp._BERNOULLI), 0, -1):
+            acc = acc * inv2 + sp._BERNOULLI[k - 1] / (2 * k * (2 * k - 1))
+        return acc / y
+
+    stirling = (h * fnp.log(xb + h) + (xb - 0.5) * fnp.log1p(h / xb) - h + remainder(xb + h)
+                - remainder(xb))
+    return fnp.where(big, stirling, gammaln(xs + h) - gammaln(xs))
 
 
 def betaln(a, b):
@@ -262,6 +291,55 @@ def betaln(a, b):
     """
     a, b = _floats("betaln", a, b)
     return sp.lgamma_p.bind(a) + sp.lgamma_p.bind(b) - sp.lgamma_p.bind(a + b)
+
+
+# ---------------------------------------------------------------- incomplete gamma and beta
+
+def gammainc(a, x):
+    """The regularised lower incomplete gamma function
+    ``P(a, x) = integral_0^x t**(a-1) exp(-t) dt / Gamma(a)``, elementwise.
+
+    Differentiable in ``x`` and in ``a`` to any order (the derivatives in ``a`` come from
+    differentiating the series and continued fraction themselves). ``a < 0`` or ``x < 0``
+    give NaN; ``P(0, x) = 1`` for ``x > 0``.
+
+    Example:
+        >>> special.gammainc(1.0, 2.0)   # 1 - exp(-2)
+        Array(0.86466473, dtype=float32)
+
+    See also: ``gammaincc``, ``funcgrad.scipy.stats.gamma.cdf``.
+    """
+    a, x = _floats("gammainc", a, x)
+    return sp.igamma_p.bind(a, x)
+
+
+def gammaincc(a, x):
+    """The regularised upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``, computed
+    directly, so it keeps its relative accuracy where it is tiny.
+
+    Example:
+        >>> special.gammaincc(1.0, 2.0)   # exp(-2)
+        Array(0.13533528, dtype=float32)
+    """
+    a, x = _floats("gammaincc", a, x)
+    return sp.igammac_p.bind(a, x)
+
+
+def betainc(a, b, x):
+    """The regularised incomplete beta function
+    ``I_x(a, b) = integral_0^x t**(a-1) (1-t)**(b-1) dt / B(a, b)``, elementwise.
+
+    Differentiable in ``x``, ``a`` and ``b`` to any order (JAX differentiates it in ``x``
+    only). ``x`` outside ``[0, 1]`` and negative ``a`` or ``b`` give NaN.
+
+    Example:
+        >>> special.betainc(2.0, 3.0, 0.5)
+        Array(0.6875, dtype=float32)
+
+    See also: ``funcgrad.scipy.stats.beta.cdf``, ``funcgrad.scipy.stats.t.cdf``.
+    """
+    a, b, x = _floats("betainc", a, b, x)
+    return sp.betainc_p.bind(a, b, x)
 
 
 # ---------------------------------------------------------------- x log y and entropy
