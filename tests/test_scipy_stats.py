@@ -73,6 +73,33 @@ SPECS = [
     StatSpec("poisson.pmf", stats.poisson.pmf, ss.poisson.pmf,
              (("int", -2, 12), (0.1, 9.0), ("int", -1, 2)), (1,), rtol64=1e-10,
              grad_domains=(("int", 1, 12), (0.1, 9.0), ("int", -1, 1))),
+    StatSpec("gamma.cdf", stats.gamma.cdf, ss.gamma.cdf, (POS, SHAPE_PARAM, (-0.2, 0.2), POS),
+             (0, 1, 2, 3), rtol64=1e-13, atol64=1e-15),
+    StatSpec("gamma.cdf_below_loc", stats.gamma.cdf, ss.gamma.cdf, (REAL, SHAPE_PARAM, REAL),
+             (0, 1, 2), rtol64=1e-13, atol64=1e-15,
+             grad_domains=((1.0, 3.0), SHAPE_PARAM, (-1.0, 0.5))),
+    StatSpec("gamma.sf", stats.gamma.sf, ss.gamma.sf, (POS, SHAPE_PARAM, REAL, POS), (0, 1, 3),
+             rtol64=1e-13, atol64=1e-15, grad_domains=(POS, SHAPE_PARAM, (-1.0, 0.2), POS)),
+    StatSpec("gamma.logcdf", stats.gamma.logcdf, ss.gamma.logcdf, (POS, SHAPE_PARAM),
+             rtol64=1e-13),
+    StatSpec("gamma.logsf", stats.gamma.logsf, ss.gamma.logsf, ((0.3, 40.0), SHAPE_PARAM),
+             rtol64=1e-13),
+    StatSpec("beta.cdf", stats.beta.cdf, ss.beta.cdf, (UNIT, SHAPE_PARAM, SHAPE_PARAM),
+             (0, 1, 2), rtol64=1e-13, atol64=1e-15),
+    StatSpec("beta.cdf_loc_scale", stats.beta.cdf, ss.beta.cdf,
+             ((-1.0, 3.0), SHAPE_PARAM, SHAPE_PARAM, (-0.5, 0.5), (1.0, 2.0)), (0, 3, 4),
+             rtol64=1e-13, atol64=1e-15,
+             grad_domains=((0.05, 0.45), SHAPE_PARAM, SHAPE_PARAM, (-0.5, 0.0), (1.0, 2.0))),
+    StatSpec("beta.sf", stats.beta.sf, ss.beta.sf, (UNIT, SHAPE_PARAM, SHAPE_PARAM), (0, 2),
+             rtol64=1e-13, atol64=1e-15),
+    StatSpec("beta.logcdf", stats.beta.logcdf, ss.beta.logcdf, (UNIT, SHAPE_PARAM, SHAPE_PARAM),
+             rtol64=1e-13),
+    StatSpec("beta.logsf", stats.beta.logsf, ss.beta.logsf, (UNIT, SHAPE_PARAM, SHAPE_PARAM),
+             rtol64=1e-13),
+    StatSpec("poisson.cdf", stats.poisson.cdf, ss.poisson.cdf,
+             (("int", -2, 12), (0.1, 9.0), ("int", -1, 2)), (1,), rtol64=1e-13, atol64=1e-15),
+    StatSpec("t.cdf", stats.t.cdf, ss.t.cdf, ((-8.0, 8.0), SHAPE_PARAM, REAL, POS), (0, 1, 3),
+             rtol64=1e-13, atol64=1e-15),
     StatSpec("bernoulli.logpmf", stats.bernoulli.logpmf, ss.bernoulli.logpmf,
              (("int", -1, 3), UNIT), (1,), grad_domains=(("int", 0, 2), UNIT)),
     StatSpec("bernoulli.pmf", stats.bernoulli.pmf, ss.bernoulli.pmf,
@@ -142,7 +169,8 @@ def test_grads_match_scipy_finite_differences():
 
 
 VMAP_SPECS = [s for s in SPECS if s.name in ("norm.logpdf", "t.logpdf", "beta.logpdf",
-                                             "poisson.logpmf", "norm.logcdf")]
+                                             "poisson.logpmf", "norm.logcdf", "gamma.cdf",
+                                             "beta.cdf", "poisson.cdf", "t.cdf")]
 
 
 @pytest.mark.parametrize("spec", VMAP_SPECS, ids=repr)
