@@ -2,9 +2,10 @@
 documented for ``jax.scipy``.
 
 * ``funcgrad.scipy.special``: logsumexp, expit, logit, erf, erfc, erfinv, gammaln, digamma,
-  polygamma, betaln, xlogy, xlog1py, entr, ndtr, ndtri, softmax, log_softmax.
+  polygamma, betaln, gammainc, gammaincc, betainc, xlogy, xlog1py, entr, ndtr, log_ndtr,
+  ndtri, softmax, log_softmax.
 * ``funcgrad.scipy.stats``: norm, t, beta, gamma, poisson, bernoulli, dirichlet,
-  multivariate_normal (logpdf/pdf/logpmf/pmf/cdf where they apply).
+  multivariate_normal (logpdf/pdf/logpmf/pmf/cdf/logcdf/sf/logsf where they apply).
 * ``funcgrad.scipy.linalg``: solve_triangular, cho_factor, cho_solve, lu, lu_factor, lu_solve,
   expm, block_diag.
 
