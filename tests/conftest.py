@@ -36,6 +36,17 @@ collect_ignore = [] if (os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
                         or os.environ.get("FUNCGRAD_TEST_CUDA") == "1") else ["cuda"]
 
 
+def pytest_collection_finish(session):
+    # Start the simulator's child process now, so that it runs alongside the other tests.
+    from tests import test_cuda_simulator as sim
+    if any(item.nodeid.endswith(sim.TEST_ID.split("/", 1)[1]) for item in session.items):
+        try:
+            import numba.cuda  # noqa: F401
+        except ImportError:
+            return
+        sim.start()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -27,8 +27,8 @@ def simulator() -> bool:
 
 
 def threads_per_block() -> int:
-    """Threads per block of a one-dimensional launch (32 under the simulator)."""
-    return 32 if simulator() else 256
+    """Threads per block of a one-dimensional launch (8 under the simulator, where each thread is a Python thread)."""
+    return 8 if simulator() else 256
 
 
 def grid(n: int, block: int | None = None) -> tuple[int, int]:

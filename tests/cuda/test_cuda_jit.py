@@ -25,7 +25,8 @@ from tests import test_structural as S
 from tests import test_windowed as W
 
 GPU = fg.devices("cuda")[0]
-EXAMPLES = 2  # hypothesis examples per spec: each compiles (or, simulated, runs) kernels
+# Hypothesis examples per spec: each compiles (or, simulated, runs) kernels.
+EXAMPLES = 5 if H.THOROUGH else 1
 
 
 def cuda_matches_eager(fn, args, rtol, atol, name):
@@ -213,7 +214,7 @@ def test_an_mlp_training_step_stays_on_the_gpu():
     jstep = fg.jit(step)
     p_cpu, s_cpu = params, opt.init(params)
     p_gpu, s_gpu = fg.device_put((params, opt.init(params)), GPU)
-    for _ in range(3):
+    for _ in range(2):
         p_cpu, s_cpu, l_cpu = jstep(p_cpu, s_cpu, x, y)
         p_gpu, s_gpu, l_gpu = jstep(p_gpu, s_gpu, x, y)
     assert all(type(v) is CudaArray for v in fg.tree_util.tree_leaves(p_gpu))
