@@ -27,7 +27,8 @@ def simulator() -> bool:
 
 
 def threads_per_block() -> int:
-    """Threads per block of a one-dimensional launch (8 under the simulator, where each thread is a Python thread)."""
+    """Threads per block of a one-dimensional launch (8 under the simulator, where each thread
+    is a Python thread)."""
     return 8 if simulator() else 256
 
 
