@@ -13,8 +13,8 @@ A ``CudaArray`` is a ``funcgrad.Array`` whose buffer is a numba-cuda device arra
 operand run on the GPU, each as a one-equation CUDA executable, as jit'd functions do, so
 results stay there. Placement is driven by the data: a jit'd function whose inputs include a
 ``CudaArray`` runs on the CUDA backend (host operands are copied over); ``jit(f,
-backend="cuda")`` runs there whatever its inputs. Only device 0 of a machine is used for
-computation (one GPU per process, as in data-parallel training with one process per GPU).
+backend="cuda")`` runs there whatever its inputs. A process computes on its first GPU only
+(one GPU per process, as in data-parallel training; ``CUDA_VISIBLE_DEVICES`` picks which).
 
 numba-cuda (``pip install "funcgrad[cuda]"``) is imported only when a GPU is asked for.
 """
@@ -107,6 +107,11 @@ def _as_device(device) -> Device:
     if isinstance(device, Device):
         if device.platform == "cuda" and device not in _cuda_devices():
             raise _no_gpu_error(f"funcgrad.device_put(..., {device!r})")
+        if device.platform == "cuda" and device.id != 0:
+            raise ValueError(
+                f"funcgrad.device_put(..., {device!r}): funcgrad computes on the first GPU of a "
+                f"process only. Fix: run one process per GPU and select GPU {device.id} with "
+                f"CUDA_VISIBLE_DEVICES={device.id} (it is then that process's CudaDevice(id=0)).")
         return device
     if isinstance(device, str):
         return devices(device)[0]

@@ -58,3 +58,11 @@ def test_import_funcgrad_does_not_import_numba_cuda():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_only_the_first_gpu_of_a_process_computes(monkeypatch):
+    from funcgrad import devices
+    two = (fg.Device("cuda", 0, "x"), fg.Device("cuda", 1, "x"))
+    monkeypatch.setattr(devices, "_cuda_devices", lambda: two)
+    with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES=1"):
+        fg.device_put(np.ones(2), two[1])
