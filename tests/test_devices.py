@@ -61,7 +61,8 @@ def test_import_funcgrad_does_not_import_numba_cuda():
 
 
 def test_only_the_first_gpu_of_a_process_computes(monkeypatch):
-    from funcgrad import devices
+    import importlib
+    devices = importlib.import_module("funcgrad.devices")  # fg.devices is the function
     two = (fg.Device("cuda", 0, "x"), fg.Device("cuda", 1, "x"))
     monkeypatch.setattr(devices, "_cuda_devices", lambda: two)
     with pytest.raises(ValueError, match="CUDA_VISIBLE_DEVICES=1"):
