@@ -4,15 +4,30 @@ conv 3x3 1->8 (pad 1), ReLU, conv 3x3 8->16 (pad 1), ReLU, 2x2 max pool, dense 3
 softmax cross-entropy on integer labels; float32, batch 64, NCHW. Each call feeds the updated
 parameters back in. The NumPy reference does forward and backward by hand (im2col + BLAS);
 funcgrad's row is ``funcgrad.nn`` layers under ``fg.jit``.
+
+GPU rows (entries ``<system>.gpu``, case "train step on gpu", skipped with the reason where no GPU
+is usable) keep parameters and batch on the device and wait for the GPU in every timed call;
+JAX and PyTorch (cuDNN) compute float32 convolutions and matmuls in full float32 there (no TF32).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.harness import Bench, require, torch_threads
+from benchmarks.harness import (
+    FG_GPU_VARIANT,
+    GPU_CASE_SUFFIX,
+    Bench,
+    funcgrad_gpu_bench,
+    jax_gpu,
+    require,
+    torch_gpu,
+    torch_synced,
+    torch_threads,
+)
 
 TITLE = "small CNN (conv8, conv16, pool, dense10), one SGD step, batch 64 of 1x28x28, float32"
 CASE = "train step"
+GPU_CASE = CASE + GPU_CASE_SUFFIX
 BATCH, LR = 64, 0.01
 
 
@@ -130,10 +145,7 @@ def _flat_params(q):
             "b2": q["conv2d_2"]["b"], "w3": q["linear_6"]["w"], "b3": q["linear_6"]["b"]}
 
 
-def run_funcgrad(b: Bench):
-    params, x, y = init()
-    ref = check_output(params, *numpy_step(params, x, y))
-    fg = require("funcgrad")
+def _funcgrad_step(fg):
     nn = fg.nn
     model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(),
                           nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -147,6 +159,14 @@ def run_funcgrad(b: Bench):
         loss, g = fg.value_and_grad(loss_fn)(q, x, y)
         return fg.tree_util.tree_map(lambda a, d: a - LR * d, q, g), loss
 
+    return step
+
+
+def run_funcgrad(b: Bench):
+    params, x, y = init()
+    ref = check_output(params, *numpy_step(params, x, y))
+    fg = require("funcgrad")
+    step = _funcgrad_step(fg)
     for wrap, variant in [(fg.jit, f"fg.jit [{fg.config.values.default_backend}]"),
                           (lambda f: f, "eager")]:
         f = wrap(step)
@@ -163,10 +183,41 @@ def run_funcgrad(b: Bench):
         b.bench(CASE, variant, run, check=check, ref=ref, primary=True)
 
 
+def run_funcgrad_gpu(b: Bench):
+    fg = require("funcgrad")
+    if not b.gpu_or_skip(GPU_CASE, FG_GPU_VARIANT):
+        return
+    params, x, y = init()
+    ref = check_output(params, *numpy_step(params, x, y))
+    dparams, xd, yd = fg.device_put((_nn_params(params), x, y), fg.devices("cuda")[0])
+    f = fg.jit(_funcgrad_step(fg))
+    state = [dparams]
+
+    def run():
+        state[0], loss = f(state[0], xd, yd)
+        return loss.block_until_ready()  # waits for the whole step (the GPU, not one value)
+
+    def check():
+        new, loss = f(dparams, xd, yd)
+        return check_output(params, _flat_params(new), loss)
+
+    funcgrad_gpu_bench(b)(GPU_CASE, FG_GPU_VARIANT, run, check=check, ref=ref, primary=True)
+
+
 # ------------------------------------------------------------------------------ JAX
 
 
 def run_jax(b: Bench):
+    _jax_case(b, CASE)
+
+
+def run_jax_gpu(b: Bench):
+    jax = require("jax")
+    if b.gpu_or_skip(GPU_CASE, "jax.jit"):
+        _jax_case(b, GPU_CASE, jax_gpu(jax))
+
+
+def _jax_case(b: Bench, case: str, device=None):
     params, x, y = init()
     ref = check_output(params, *numpy_step(params, x, y))
     jax, jnp = require("jax"), require("jax.numpy")
@@ -189,21 +240,21 @@ def run_jax(b: Bench):
         loss, g = jax.value_and_grad(loss_fn)(p, x, y)
         return jax.tree_util.tree_map(lambda a, d: a - LR * d, p, g), loss
 
-    dp, xd, yd = jax.device_put(params), jax.device_put(x), jax.device_put(y)
+    dp, xd, yd = (jax.device_put(a, device) for a in (params, x, y))
     state = [dp]
 
     def run():
         state[0], loss = step(state[0], xd, yd)
         return jax.block_until_ready(loss)
 
-    b.bench(CASE, "jax.jit", run, check=lambda: check_output(params, *step(dp, xd, yd)),
+    b.bench(case, "jax.jit", run, check=lambda: check_output(params, *step(dp, xd, yd)),
             ref=ref)
 
 
 # ------------------------------------------------------------------------------ PyTorch
 
 
-def _torch_case(b: Bench, variant: str, compiled: bool):
+def _torch_case(b: Bench, variant: str, compiled: bool, case: str = CASE, device=None):
     params, x, y = init()
     ref = check_output(params, *numpy_step(params, x, y))
     torch = require("torch")
@@ -220,7 +271,7 @@ def _torch_case(b: Bench, variant: str, compiled: bool):
         loss_fn = torch.compile(loss_fn)
 
     def fresh():
-        return {k: torch.tensor(params[k], requires_grad=True) for k in KEYS}
+        return {k: torch.tensor(params[k], requires_grad=True, device=device) for k in KEYS}
 
     def step(t, x, y):
         loss = loss_fn(t, x, y)
@@ -229,7 +280,7 @@ def _torch_case(b: Bench, variant: str, compiled: bool):
             torch._foreach_add_([t[k] for k in KEYS], grads, alpha=-LR)
         return loss.detach()
 
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y).long()
+    xt, yt = torch.as_tensor(x, device=device), torch.as_tensor(y, device=device).long()
     t = fresh()
 
     def check():
@@ -237,7 +288,9 @@ def _torch_case(b: Bench, variant: str, compiled: bool):
         loss = step(f, xt, yt)
         return check_output(params, f, loss)
 
-    b.bench(CASE, variant, lambda: step(t, xt, yt), check=check, ref=ref)
+    run = lambda: step(t, xt, yt)
+    b.bench(case, variant, run if device is None else torch_synced(torch, run), check=check,
+            ref=ref)
 
 
 def run_torch(b: Bench):
@@ -248,6 +301,21 @@ def run_torch_compile(b: Bench):
     _torch_case(b, "torch.compile (loss fn; inductor)", compiled=True)
 
 
+def run_torch_gpu(b: Bench):
+    torch = require("torch")
+    if b.gpu_or_skip(GPU_CASE, "eager"):
+        _torch_case(b, "eager", compiled=False, case=GPU_CASE, device=torch_gpu(torch))
+
+
+def run_torch_compile_gpu(b: Bench):
+    torch = require("torch")
+    variant = "torch.compile (loss fn; inductor)"
+    if b.gpu_or_skip(GPU_CASE, variant):
+        _torch_case(b, variant, compiled=True, case=GPU_CASE, device=torch_gpu(torch))
+
+
 ENTRIES = {"numpy": run_numpy, "funcgrad": run_funcgrad, "jax": run_jax, "torch": run_torch,
-           "torch.compile": run_torch_compile}
-OPTIONAL = {"torch.compile": 240}
+           "torch.compile": run_torch_compile, "funcgrad.gpu": run_funcgrad_gpu,
+           "jax.gpu": run_jax_gpu, "torch.gpu": run_torch_gpu,
+           "torch.compile.gpu": run_torch_compile_gpu}
+OPTIONAL = {"torch.compile": 240, "torch.compile.gpu": 400}
