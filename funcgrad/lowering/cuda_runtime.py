@@ -26,6 +26,44 @@ def simulator() -> bool:
     return bool(getattr(config, "ENABLE_CUDASIM", 0))
 
 
+def _serialise_simulated_shared_allocation():
+    """numba-cuda's simulator gives each block its shared arrays lazily, by a check-then-create
+    on a dict that the block's threads (real Python threads) race on: two threads can each
+    create their own array and then never see each other's writes (seen as wrong matmul tiles
+    under load). Holding a lock around that allocation makes it what CUDA guarantees: one
+    array per block and call site."""
+    import threading
+
+    from numba.cuda.simulator import kernelapi
+    shared = kernelapi.FakeCUDAShared
+    if getattr(shared.array, "_funcgrad_locked", False):
+        return
+    import sys
+
+    from numba.np import numpy_support
+    lock = threading.Lock()
+    unlocked = shared.array
+
+    def array(self, shape, dtype, alignment=None):
+        if alignment is not None or shape == 0:  # errors, and dynamic shared memory
+            return unlocked(self, shape, dtype, alignment)
+        if not isinstance(dtype, np.dtype) and hasattr(dtype, "name"):
+            dtype = numpy_support.as_dtype(dtype)
+        caller = sys._getframe(1)  # one array per call site, as the simulator intends
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with lock:
+            res = self._allocations.get(key)
+            if res is None:
+                res = self._allocations[key] = np.empty(shape, dtype)
+        return res
+    array._funcgrad_locked = True
+    shared.array = array
+
+
+if simulator():
+    _serialise_simulated_shared_allocation()
+
+
 def threads_per_block() -> int:
     """Threads per block of a one-dimensional launch (8 under the simulator, where each thread
     is a Python thread)."""
