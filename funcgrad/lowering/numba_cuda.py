@@ -185,6 +185,19 @@ def kernel_code(step: fusion.KernelStep, block: int) -> CudaKernel:
     def size(axes):
         return " * ".join(f"n{g}" for g in axes) if axes else "1"
 
+    def accumulate(w, loop):
+        # The accumulators over the reduced elements that ``loop`` visits, with the body.
+        for a in accs:
+            w(f"{a[0]} = {a[1]}")
+        w(loop)
+        w.indent()
+        unravel(w, "rr", red)
+        for line in body:
+            w(line)
+        for a in accs:
+            w(f"{a[0]} = {a[2](a[0], a[5])}")
+        w.dedent()
+
     lines = []
     w = codegen.SourceWriter()
     if not accs:
@@ -213,16 +226,7 @@ def kernel_code(step: fusion.KernelStep, block: int) -> CudaKernel:
         w("for k in range(cuda.blockIdx.x, nk, cuda.gridDim.x):")
         w.indent()
         unravel(w, "k", kept)
-        for a in accs:
-            w(f"{a[0]} = {a[1]}")
-        w(f"for rr in range(tid, nr, {block}):")
-        w.indent()
-        unravel(w, "rr", red)
-        for line in body:
-            w(line)
-        for a in accs:
-            w(f"{a[0]} = {a[2](a[0], a[5])}")
-        w.dedent()
+        accumulate(w, f"for rr in range(tid, nr, {block}):")
         for j, a in enumerate(accs):
             w(f"sm{j}[tid] = {a[0]}")
         w("cuda.syncthreads()")
@@ -256,16 +260,7 @@ def kernel_code(step: fusion.KernelStep, block: int) -> CudaKernel:
         w("for k in range(cuda.grid(1), nk, cuda.gridsize(1)):")
         w.indent()
         unravel(w, "k", kept)
-        for a in accs:
-            w(f"{a[0]} = {a[1]}")
-        w("for rr in range(nr):")
-        w.indent()
-        unravel(w, "rr", red)
-        for line in body:
-            w(line)
-        for a in accs:
-            w(f"{a[0]} = {a[2](a[0], a[5])}")
-        w.dedent()
+        accumulate(w, "for rr in range(nr):")
         for j, a in enumerate(accs):
             w(f"r{j}[{idx(kept)}] = {a[3](a[0])}")
         w.dedent()
