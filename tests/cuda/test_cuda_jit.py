@@ -18,7 +18,9 @@ from funcgrad.devices import CudaArray
 from funcgrad.lowering import numba_cuda
 from tests import harness as H
 from tests import test_compositions as C
+from tests import test_convolution as CV
 from tests import test_elementwise as E
+from tests import test_indexing as IX
 from tests import test_linalg as L
 from tests import test_reductions as R
 from tests import test_structural as S
@@ -98,6 +100,25 @@ def test_window_spec(spec, data):
     shape = data.draw(W.shapes_1_to_4d())
     x = data.draw(H.arrays(shape, data.draw(st.sampled_from(spec.dtypes))))
     _spec_case(spec, [x], data.draw(W.window_params(shape)))
+
+
+@pytest.mark.parametrize("shape,idx", IX.CASES + IX.DUPLICATES,
+                         ids=IX._ids(IX.CASES + IX.DUPLICATES))
+def test_indexing_and_updates(shape, idx):
+    a = IX._values(shape, np.float32)
+    v = IX._values(a[idx].shape, np.float32, seed=1)
+    cuda_matches_eager(lambda x: fnp.asarray(x)[idx], (a,), 0, 0, f"getitem {idx!r}")
+    for op in ("set", "add", "max"):
+        cuda_matches_eager(lambda x, v, op=op: getattr(fnp.asarray(x).at[idx], op)(v), (a, v),
+                           1e-6, 1e-6, f"at[{idx!r}].{op}")
+
+
+@pytest.mark.parametrize("groups", CV.GROUPS)
+@settings(max_examples=EXAMPLES)
+@given(data=st.data())
+def test_convolution_spec(groups, data):
+    args, kwargs = data.draw(CV.conv_config(groups))
+    _spec_case(CV.SPECS[args[0].dtype], args, kwargs)
 
 
 def test_convolution_and_its_gradients():
