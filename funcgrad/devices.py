@@ -253,4 +253,15 @@ def run_primitive(prim, args, params):
 core._DeviceArray = CudaArray
 core._device_primitive = run_primitive
 
+
+def _register_fast_jit_signature():
+    # jit's fast path (array arguments looked up by aval, without flattening) knows CudaArrays:
+    # a device array has the signature of the host array it stands for.
+    from funcgrad.transforms import jit as _jit
+    _jit._FAST_SIGNATURES[CudaArray] = lambda x: (tuple(x._dev.shape), np.dtype(x._dev.dtype),
+                                                  x._weak_type)
+
+
+_register_fast_jit_signature()
+
 __all__ = ["Device", "CudaArray", "devices", "device_put", "device_get"]

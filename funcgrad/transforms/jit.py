@@ -569,8 +569,7 @@ class Jitted:
         called directly (leaves converted to NumPy of their avals' dtypes); under a
         transformation the ``jit`` primitive is bound."""
         if core.current_trace() is core._EVAL_TRACE and not traced.has_tracer_consts:
-            if traced.backend == _CUDA or (core._DeviceArray is not None and any(
-                    type(x) is core._DeviceArray for x in dyn)):
+            if traced.backend == _CUDA or core._DeviceArray in map(type, dyn):
                 return self._run_on_gpu(traced, dyn)
             vals = [x._value if type(x) is Array else
                     x if type(x) is np.ndarray and x.dtype == a.dtype else np.asarray(x, a.dtype)

@@ -214,6 +214,11 @@ def test_jit_follows_its_inputs_and_reuses_device_constants():
     assert type(dev) is CudaArray
     np.testing.assert_array_equal(np.asarray(dev), np.asarray(host))
     assert f.trace_count == 1  # one trace serves both placements
+    hits = f.cache_info()["hits"]
+    again = f(fg.device_put(np.ones(3, np.float32), GPU))  # the fast path, by aval
+    assert type(again) is CudaArray and f.trace_count == 1
+    np.testing.assert_array_equal(np.asarray(again), np.full(3, 2.0, np.float32))
+    assert f.cache_info()["hits"] == hits + 1
 
 
 def test_an_mlp_training_step_stays_on_the_gpu():
