@@ -81,11 +81,11 @@ def _kernels(fn, args):
     import numba
     from numba import types
 
-    from funcgrad.lowering import cuda_runtime, fusion, numba_cuda, passes
+    from funcgrad.lowering import codegen, cuda_runtime, fusion, numba_cuda, passes
     closed = fg.make_jaxpr(fn)(*args)
     j = closed.jaxpr
     j = passes.simplify(fg.core.Jaxpr((), (*j.constvars, *j.invars), j.eqns, j.outvars))
-    plan = fusion.plan(j, numba_cuda.can_fuse)
+    plan = fusion.plan(j, codegen.can_fuse)
     out = []
     for step in plan.steps:
         if type(step) is not fusion.KernelStep:

@@ -138,7 +138,7 @@ def _build(jaxpr, backend, fp) -> Executable:
                           interpret.make_runner(inlined), fp)
     if backend == "numba-cuda":
         from funcgrad.lowering import numba_cuda
-        run, source, plan = numba_cuda.build(jaxpr)
+        run, source, plan = numba_cuda.build(passes.simplify(jaxpr))
         return Executable(in_avals, out_avals, backend, source, plan, run, fp)
     from funcgrad.lowering import numba_cpu
     run, source, plan = numba_cpu.build(passes.simplify(jaxpr), py_kernels=backend == "numba-py")

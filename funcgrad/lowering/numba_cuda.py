@@ -39,30 +39,16 @@ import os
 import numpy as np
 
 from funcgrad import core
-from funcgrad.lowering import codegen, cuda_runtime, disk_cache, fusion, interpret, passes
+from funcgrad.lowering import Stats, codegen, cuda_runtime, disk_cache, fusion
 from funcgrad.lowering.cuda_runtime import cuda
 
 BACKEND = "numba-cuda"
 
-# Elementwise primitives whose template does not compile for CUDA (run as library steps).
-_NO_CUDA_TEMPLATE: frozenset = frozenset()
-
-
-class CudaStats:
+class CudaStats(Stats):
     """Counters of this backend: ``kernels_loaded`` (fused kernel modules loaded in this
     process) and ``host_steps`` (equations run on the host by the last compiled drivers)."""
 
     FIELDS = ("kernels_loaded", "host_steps")
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self):
-        for f in self.FIELDS:
-            setattr(self, f, 0)
-
-    def as_dict(self) -> dict:
-        return {f: getattr(self, f) for f in self.FIELDS}
 
 
 stats = CudaStats()
@@ -71,10 +57,6 @@ _modules: dict = {}
 
 def clear_memory_cache():
     _modules.clear()
-
-
-def can_fuse(eqn) -> bool:
-    return codegen.can_fuse(eqn) and eqn.prim.name not in _NO_CUDA_TEMPLATE
 
 
 # ------------------------------------------------------------------------------------------
@@ -302,10 +284,9 @@ def _library_lowerings() -> dict:
 
 
 def build(jaxpr: core.Jaxpr):
-    """Returns ``(run, source, plan)``: ``run(*args)`` takes device or host arrays of the
-    jaxpr's input avals and returns fresh device arrays."""
-    jaxpr = passes.simplify(jaxpr)
-    plan = fusion.plan(jaxpr, can_fuse)
+    """Returns ``(run, source, plan)`` for a simplified, first-order ``jaxpr``: ``run(*args)``
+    takes device or host arrays of its input avals and returns fresh device arrays."""
+    plan = fusion.plan(jaxpr, codegen.can_fuse)
     block = cuda_runtime.threads_per_block()
     lowerings = _library_lowerings()
     calls = []        # per step: a closure env -> None
@@ -421,12 +402,8 @@ def _kernel_call(step, block, operand, slot, sources):
         for i, aval, shape in outs:
             o = env[i] = empty(aval.shape, aval.dtype)
             args.append(o if shape == aval.shape else o.reshape(shape))
-        if nk * max(nr, 1) or not step.reductions:
+        if nk:  # no kept elements: the outputs are empty, nothing to launch
             launcher(*args)
-    if nk == 0 and not step.reductions:
-        def call(env, _call=call):  # empty outputs: allocate, launch nothing
-            for i, aval, _shape in outs:
-                env[i] = empty(aval.shape, aval.dtype)
     return call
 
 
@@ -457,18 +434,17 @@ def _library_fn(eqn, lowerings):
 
 
 def _host_fn(eqn):
-    """Runs ``eqn`` through its NumPy impl on host copies of its operands."""
-    impl, params = eqn.prim.impl, eqn.params
-    avals = [v.aval for v in eqn.outvars]
+    """Runs ``eqn`` as the CPU driver runs a library step (its NumPy impl, results of exactly
+    the outvars' avals) on host copies of its operands, and copies the results over."""
+    from funcgrad.lowering import numba_cpu
+    on_host = numba_cpu._library_fn(eqn, "numba-cpu")
+    multiple = eqn.prim.multiple_results
 
     def host(*args):
-        vals = [a.copy_to_host() for a in args]
-        with np.errstate(all="ignore"):
-            out = impl(*vals, **params)
-        if eqn.prim.multiple_results:
-            return [cuda_runtime.to_device(interpret.as_aval(o, a))
-                    for o, a in zip(out, avals)]
-        return cuda_runtime.to_device(interpret.as_aval(out, avals[0]))
+        out = on_host(*[a.copy_to_host() for a in args])
+        if multiple:
+            return [cuda_runtime.to_device(o) for o in out]
+        return cuda_runtime.to_device(out)
     host.__name__ = f"host_{eqn.prim.name}"
     return host
 
