@@ -193,7 +193,8 @@ def _put_leaf(x, dev: Device):
             return Array(np.array(x._value), x.weak_type)
         if isinstance(x, Array):
             return x
-        return Array(np.array(x, dtype=core.get_aval(x).dtype), core.get_aval(x).weak_type)
+        aval = core.get_aval(x)
+        return Array(np.array(x, dtype=aval.dtype), aval.weak_type)
     from funcgrad.lowering import cuda_runtime
     if type(x) is CudaArray:
         return x

@@ -587,14 +587,15 @@ class Jitted:
     def _run_on_gpu(self, traced: Traced, dyn):
         """Runs ``traced`` on the CUDA backend: CudaArray operands are used in place, host
         operands and the trace's constants are copied over (constants once per trace)."""
-        from funcgrad.devices import CudaArray, devices
-        devices("cuda")  # a clear error when there is no GPU
-        from funcgrad.lowering import cuda_runtime
-        exe = _executable(traced.jaxpr, _CUDA)
+        from funcgrad.devices import CudaArray
         consts = traced.device_consts
-        if consts is None:
+        if consts is None:  # the first run of this trace on the GPU
+            from funcgrad.devices import devices
+            devices("cuda")  # a clear error when there is no GPU
+            from funcgrad.lowering import cuda_runtime
             consts = traced.device_consts = [cuda_runtime.to_device(c)
                                              for c in traced.const_values]
+        exe = _executable(traced.jaxpr, _CUDA)
         vals = [x._dev if type(x) is CudaArray else
                 np.asarray(x._value if isinstance(x, Array) else x, a.dtype)
                 for x, a in zip(dyn, traced.in_avals)]
