@@ -46,12 +46,14 @@ BACKEND = "numba-cuda"
 
 class CudaStats(Stats):
     """Counters of this backend: ``kernels_loaded`` (fused kernel modules loaded in this
-    process) and ``host_steps`` (equations run on the host by the last compiled drivers)."""
+    process) and ``host_steps`` (equations that the drivers compiled in this process run on
+    the host)."""
 
     FIELDS = ("kernels_loaded", "host_steps")
 
 
 stats = CudaStats()
+_MAX_BLOCKS = 65535 * 32  # blocks per launch; the kernels' grid-stride loops cover the rest
 _modules: dict = {}
 
 
@@ -358,7 +360,6 @@ def build(jaxpr: core.Jaxpr):
     note = f"# host steps: {', '.join(host_steps)}\n" if host_steps else ""
     source = (f"# ---- CUDA driver: {plan.summary()}\n{note}" +
               "\n".join(f"# ---- kernel {i}\n{s}" for i, s in enumerate(sources)))
-    run.host_steps = tuple(host_steps)
     return run, source, plan
 
 
@@ -383,16 +384,14 @@ def _kernel_call(step, block, operand, slot, sources):
     nk = math.prod([bounds[g] for g in code.kept])
     nr = math.prod([bounds[g] for g in code.reduced])
     empty = cuda_runtime.empty
-    if not step.reductions:
-        kernel = mod.kernel
-        launch = cuda_runtime.grid(max(nk, 1), block)
-        launch = (min(launch[0], 65535 * 32), launch[1])
-    elif nr >= 16 and (code.reduced and code.reduced[-1] == len(bounds) - 1 or nk < 2048):
-        kernel, launch = mod.kernel_block, (max(1, min(nk, 65535 * 32)), block)
+    # A block per output for long reductions along the innermost axis (coalesced reads) or
+    # when there are too few outputs to fill the GPU with a thread each.
+    if step.reductions and nr >= 16 and (code.reduced[-1] == len(bounds) - 1 or nk < 2048):
+        kernel, blocks = mod.kernel_block, max(nk, 1)
     else:
-        kernel = mod.kernel_thread
-        launch = cuda_runtime.grid(max(nk, 1), block)
-    launcher = kernel[launch]
+        kernel = mod.kernel_thread if step.reductions else mod.kernel
+        blocks = cuda_runtime.grid(max(nk, 1), block)[0]
+    launcher = kernel[min(blocks, _MAX_BLOCKS), block]
 
     def call(env):
         args = list(bounds)
