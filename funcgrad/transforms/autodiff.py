@@ -288,14 +288,13 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         out, f_vjp, *aux = _vjp(partial_fun, [args[i] for i in idx], has_aux,
                                 f"grad({source_info.fun_name(fun)})")
         aval = core.get_aval(out) if core.is_arraylike(out) else None
-        if aval is not None and aval.shape == () and aval.dtype.kind in "fc":
-            _check_output_dtype("grad", aval, holomorphic)
         if aval is None or aval.shape != () or aval.dtype.kind not in "fc":
             got = aval.str_short() if aval is not None else type(out).__name__
             raise TypeError(errors.message(
                 "grad", f"grad requires a real scalar output, got {got}.",
                 "use vjp or jacrev for non-scalar outputs, or reduce the output (e.g. .sum()).",
                 TypeError))
+        _check_output_dtype("grad", aval, holomorphic)
         from funcgrad.array import Array
         ones = Array(np.ones((), aval.dtype))
         grads = f_vjp(ones)
