@@ -236,6 +236,21 @@ def _lower_dot_general(eqn):
 
 # ---------------------------------------------------------------- conv_general_dilated
 
+@cuda.jit(device=True, inline="always")
+def _dilated_source(q, dil, size):
+    # The operand position under position q of the operand dilated by ``dil`` (dil - 1 holes
+    # between elements), or -1 where q is padding (outside it) or a hole.
+    if q < 0:
+        return -1
+    if dil != 1:
+        if q % dil != 0:
+            return -1
+        q //= dil
+    if q >= size:
+        return -1
+    return q
+
+
 @cuda.jit(cache=True)
 def _conv3d_kernel(x, w, out, strides, lo, lhs_dil, rhs_dil, groups, batch_groups, zero):
     # Canonical x (N, C, D, H, W), w (O, I, KD, KH, KW), out (S, N/batch_groups, O, YD, YH,
@@ -273,34 +288,17 @@ def _conv3d_kernel(x, w, out, strides, lo, lhs_dil, rhs_dil, groups, batch_group
         ci_hi = min(ci_lo + chunk, n_in)
         acc = zero
         for kd in range(kd_n):
-            pd = yd * strides[0] + kd * rhs_dil[0] - lo[0]
+            pd = _dilated_source(yd * strides[0] + kd * rhs_dil[0] - lo[0], lhs_dil[0], d_n)
             if pd < 0:
                 continue
-            if lhs_dil[0] != 1:
-                if pd % lhs_dil[0] != 0:
-                    continue
-                pd //= lhs_dil[0]
-            if pd >= d_n:
-                continue
             for kh in range(kh_n):
-                ph = yh * strides[1] + kh * rhs_dil[1] - lo[1]
+                ph = _dilated_source(yh * strides[1] + kh * rhs_dil[1] - lo[1], lhs_dil[1], h_n)
                 if ph < 0:
                     continue
-                if lhs_dil[1] != 1:
-                    if ph % lhs_dil[1] != 0:
-                        continue
-                    ph //= lhs_dil[1]
-                if ph >= h_n:
-                    continue
                 for kw in range(kw_n):
-                    pw = yw * strides[2] + kw * rhs_dil[2] - lo[2]
+                    pw = _dilated_source(yw * strides[2] + kw * rhs_dil[2] - lo[2], lhs_dil[2],
+                                         w_n)
                     if pw < 0:
-                        continue
-                    if lhs_dil[2] != 1:
-                        if pw % lhs_dil[2] != 0:
-                            continue
-                        pw //= lhs_dil[2]
-                    if pw >= w_n:
                         continue
                     for ci in range(ci_lo, ci_hi):
                         acc += x[n, c0 + ci, pd, ph, pw] * w[o, ci, kd, kh, kw]
@@ -427,14 +425,8 @@ def _window_source(base, k, in_shape, in_strides, base_dil, win_dil):
     # The flat operand index under window offset k, or -1 on padding or a dilation hole.
     src = 0
     for d in range(len(in_shape)):
-        q = base[d] + k[d] * win_dil[d]
+        q = _dilated_source(base[d] + k[d] * win_dil[d], base_dil[d], in_shape[d])
         if q < 0:
-            return -1
-        if base_dil[d] != 1:
-            if q % base_dil[d] != 0:
-                return -1
-            q //= base_dil[d]
-        if q >= in_shape[d]:
             return -1
         src += q * in_strides[d]
     return src
