@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from funcgrad import tree_util
+from funcgrad import dtypes, tree_util
 
 _DEFAULT_TOL = {np.dtype("float32"): 2e-2, np.dtype("float64"): 1e-5}
 _DEFAULT_EPS = {np.dtype("float32"): 1e-3, np.dtype("float64"): 1e-6}
@@ -89,9 +89,8 @@ def _random_like(x, rng):
 
 def _tolerances(args, atol, rtol, eps):
     # complex64 has float32's precision, complex128 float64's.
-    dts = [np.dtype(np.asarray(a).dtype.name.replace("complex64", "float32")
-                    .replace("complex128", "float64"))
-           for a in args if np.asarray(a).dtype.kind in "fc"]
+    dts = [dtypes.real_dtype(np.asarray(a).dtype) for a in args
+           if np.asarray(a).dtype.kind in "fc"]
     worst = np.dtype("float32") if np.dtype("float32") in dts else np.dtype("float64")
     return (atol if atol is not None else _DEFAULT_TOL[worst],
             rtol if rtol is not None else _DEFAULT_TOL[worst],
