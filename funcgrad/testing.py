@@ -272,14 +272,16 @@ def arrays(dtype="float64", shape=None, domain: str = "real"):
         seed = draw(st.integers(0, 2**31 - 1))
         rng = np.random.default_rng(seed)
         lo, hi = DOMAINS[domain]
-        vals = rng.uniform(lo, hi, size=shp)
-        if domain in ("nonzero", "complex"):
-            vals = vals * rng.choice([-1.0, 1.0], size=shp)
-        if np.dtype(dtype).kind == "c":
-            im = rng.uniform(lo, hi, size=shp)
+
+        def part():
+            vals = rng.uniform(lo, hi, size=shp)
             if domain in ("nonzero", "complex"):
-                im = im * rng.choice([-1.0, 1.0], size=shp)
-            vals = vals + 1j * im
+                vals = vals * rng.choice([-1.0, 1.0], size=shp)
+            return vals
+
+        vals = part()
+        if np.dtype(dtype).kind == "c":
+            vals = vals + 1j * part()
         return vals.astype(dtype)
     return st.composite(lambda draw: build(draw))()
 
