@@ -40,6 +40,30 @@ def _clamp(s, hi):
 
 
 @cuda.jit(device=True, cache=True)
+def _strided_offset(i, shape, strides):
+    """``sum(coord_a(i) * strides[a])``, the coordinates of ``i`` row-major over ``shape``."""
+    rem = i
+    off = 0
+    for a in range(len(shape) - 1, -1, -1):
+        n = shape[a]
+        q = rem // n
+        off += (rem - q * n) * strides[a]
+        rem = q
+    return off
+
+
+@cuda.jit(device=True, cache=True)
+def _start_offset(starts, strides, hi):
+    """``sum(clamp(starts[a]) * strides[a])`` for 1-element start arrays, each clamped into
+    ``[0, hi[a]]``."""
+    off = 0
+    for a in range(len(strides)):
+        s, _ = _clamp(starts[a][0], hi[a])
+        off += s * strides[a]
+    return off
+
+
+@cuda.jit(device=True, cache=True)
 def _window_offset(i, indices, shape, op_strides, idx_strides, key_strides, vec_strides,
                    vec_hi, nvec, drop):
     """Where element ``i`` (row-major over ``shape``) of a gather output or scatter update
@@ -90,14 +114,7 @@ def _gather_strided(x, out, shape, strides, offset):
     """``out[i] = x[offset + sum(coord_a(i) * strides[a])]``, coordinates over ``shape``."""
     i = cuda.grid(1)
     if i < out.size:
-        rem = i
-        src = offset
-        for a in range(len(shape) - 1, -1, -1):
-            n = shape[a]
-            q = rem // n
-            src += (rem - q * n) * strides[a]
-            rem = q
-        out[i] = x[src]
+        out[i] = x[offset + _strided_offset(i, shape, strides)]
 
 
 @cuda.jit(cache=True)
@@ -105,14 +122,7 @@ def _scatter_strided(x, out, shape, strides, offset):
     """``out[offset + sum(coord_a(i) * strides[a])] = x[i]``, coordinates over ``shape``."""
     i = cuda.grid(1)
     if i < x.size:
-        rem = i
-        dst = offset
-        for a in range(len(shape) - 1, -1, -1):
-            n = shape[a]
-            q = rem // n
-            dst += (rem - q * n) * strides[a]
-            rem = q
-        out[dst] = x[i]
+        out[offset + _strided_offset(i, shape, strides)] = x[i]
 
 
 _TILE, _TILE_ROWS = 32, 8
@@ -169,30 +179,14 @@ def _pad(x, pad_value, out, shape, lo, step, size, strides):
 def _dynamic_slice(x, out, starts, shape, strides, hi):
     i = cuda.grid(1)
     if i < out.size:
-        rem = i
-        src = 0
-        for a in range(len(shape) - 1, -1, -1):
-            n = shape[a]
-            q = rem // n
-            s, _ = _clamp(starts[a][0], hi[a])
-            src += (s + rem - q * n) * strides[a]
-            rem = q
-        out[i] = x[src]
+        out[i] = x[_start_offset(starts, strides, hi) + _strided_offset(i, shape, strides)]
 
 
 @cuda.jit(cache=True)
 def _dynamic_update(update, out, starts, shape, strides, hi):
     i = cuda.grid(1)
     if i < update.size:
-        rem = i
-        dst = 0
-        for a in range(len(shape) - 1, -1, -1):
-            n = shape[a]
-            q = rem // n
-            s, _ = _clamp(starts[a][0], hi[a])
-            dst += (s + rem - q * n) * strides[a]
-            rem = q
-        out[dst] = update[i]
+        out[_start_offset(starts, strides, hi) + _strided_offset(i, shape, strides)] = update[i]
 
 
 @cuda.jit(cache=True)
