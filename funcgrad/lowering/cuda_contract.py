@@ -65,10 +65,6 @@ def _zero(dtype):
     return np.zeros((), dtype)[()]
 
 
-def _launch_1d(n: int):
-    return cuda_runtime.grid(n)
-
-
 # ---------------------------------------------------------------- permute (and convert)
 
 @cuda.jit(cache=True)
@@ -126,7 +122,7 @@ class _Permute:
             return x.reshape(self.shape)
         out = cuda_runtime.empty(self.shape, self.dtype)
         if self.size:
-            _permute_kernel[_launch_1d(self.size)](
+            _permute_kernel[cuda_runtime.grid(self.size)](
                 x.reshape(self.size), out.reshape(self.size), *self.geometry)
         return out
 
@@ -362,12 +358,12 @@ def _lower_conv(eqn):
         if size:
             xc, wc = to_x(x).reshape(x3), to_w(w).reshape(w3)
             if splits == 1:
-                _conv3d_kernel[_launch_1d(size)](xc, wc, out.reshape((1,) + o3), *geometry)
+                _conv3d_kernel[cuda_runtime.grid(size)](xc, wc, out.reshape((1,) + o3), *geometry)
             else:
                 partial = cuda_runtime.empty((splits,) + o3, work)
-                _conv3d_kernel[_launch_1d(splits * size)](xc, wc, partial, *geometry)
-                _sum_splits_kernel[_launch_1d(size)](partial.reshape(splits, size),
-                                                     out.reshape(size))
+                _conv3d_kernel[cuda_runtime.grid(splits * size)](xc, wc, partial, *geometry)
+                _sum_splits_kernel[cuda_runtime.grid(size)](partial.reshape(splits, size),
+                                                            out.reshape(size))
         return back(out)
     return run
 
@@ -492,7 +488,7 @@ def _lower_reduce_window(kind):
         def run(x):
             out = cuda_runtime.empty(out_aval.shape, out_aval.dtype)
             if size:
-                _reduce_window_kernel[_launch_1d(size)](
+                _reduce_window_kernel[cuda_runtime.grid(size)](
                     x.reshape(x.size), out.reshape(size), init, code, *dims, wsize)
             return out
         return run
@@ -616,7 +612,7 @@ def _lower_select(scatter: bool):
             def gather(t, x):
                 out = cuda_runtime.empty(out_aval.shape, out_aval.dtype)
                 if n_windows:
-                    _select_and_gather_kernel[_launch_1d(n_windows)](
+                    _select_and_gather_kernel[cuda_runtime.grid(n_windows)](
                         t.reshape(n_x), x.reshape(n_x), out.reshape(n_windows), fill, is_max,
                         out_shape, in_shape, in_strides, window, strides, lo, bd, wd, wsize)
                 return out
@@ -631,10 +627,10 @@ def _lower_select(scatter: bool):
                 return out
             chosen = cuda_runtime.empty((n_windows,), np.int64)
             if n_windows:
-                _select_kernel[_launch_1d(n_windows)](
+                _select_kernel[cuda_runtime.grid(n_windows)](
                     x.reshape(n_x), chosen, fill, is_max, out_shape, in_shape, in_strides,
                     window, strides, lo, bd, wd, wsize)
-            _scatter_kernel[_launch_1d(n_x)](
+            _scatter_kernel[cuda_runtime.grid(n_x)](
                 ct.reshape(n_windows), chosen, out.reshape(n_x), zero, out_shape, in_shape,
                 window, strides, lo, bd, wd, wsize)
             return out
