@@ -198,15 +198,11 @@ def _complex_impl(x, y):
     return out
 
 
-def _complex_out(dt):
-    return dtypes.complex_dtype(dt)
-
-
 real_p = unary("real", lambda x: np.real(x).copy(), dtypes.COMPLEX, out_dtype=dtypes.real_dtype)
 imag_p = unary("imag", lambda x: np.imag(x).copy(), dtypes.COMPLEX, out_dtype=dtypes.real_dtype)
 conj_p = unary("conj", np.conjugate, dtypes.COMPLEX)
 complex_p = binary("complex", _complex_impl, (dtypes.float32, dtypes.float64),
-                   out_dtype=_complex_out)
+                   out_dtype=dtypes.complex_dtype)
 
 # ---------------------------------------------------------------- binary math
 
