@@ -460,6 +460,17 @@ def _like(x, y):
     return ew.convert_element_type(x, core.get_aval(y).dtype)
 
 
+def _diag_part(x):
+    """The diagonal of the last two dims as a matrix, zeros elsewhere."""
+    return _mask_tri(_mask_tri(x, lower=True), lower=False)
+
+
+def _i_imag_diag(x):
+    """``i im(diag(x))`` as a matrix: the imaginary diagonal of a complex ``x``."""
+    diag = _diag_part(x)
+    return ew.sub_p.bind(diag, _like(_real(diag), diag))
+
+
 def _col_dots(a, b):
     """``sum_i a[..., i, j] * b[..., i, j]``: the diagonal of ``a^T b`` without forming it."""
     nb = core.get_aval(a).ndim - 2
@@ -644,7 +655,7 @@ def _symmetrize_triangle(t, lower: bool):
     """The symmetric (Hermitian) matrix a factorization reading only one triangle of ``t``
     sees: LAPACK also reads only the real part of a complex diagonal."""
     strict = _mask_tri(t, lower, -1 if lower else 1)
-    diag = _mask_tri(_mask_tri(t, lower=True), lower=False)
+    diag = _diag_part(t)
     if _is_complex(t):
         diag = _like(_real(diag), t)
     return ew.add_p.bind(ew.add_p.bind(strict, _mH(strict)), diag)
@@ -711,9 +722,7 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
         s_inv = _like(ew.div_p.bind(_const(np.ones((), s_aval.dtype), s_aval.shape,
                                            s_aval.dtype), s), x)
     if _is_complex(x):  # i im(diag(dS)) / s
-        phase = _mask_tri(_mask_tri(ew.sub_p.bind(d_s, _like(_real(d_s), x)), lower=True),
-                          lower=False)
-        inner_u = ew.add_p.bind(inner_u, _scale_cols(phase, s_inv))
+        inner_u = ew.add_p.bind(inner_u, _scale_cols(_i_imag_diag(d_s), s_inv))
     du = _mm(u, inner_u)
     dv = _mm(v, ew.mul_p.bind(f, ew.add_p.bind(sds, _mH(sds))))
     if m > k:  # the part of dx V outside U's column space: (I - U U^H) dx V S^-1
@@ -746,8 +755,7 @@ def _qr_jvp(primals, tangents, *, full_matrices):
     low = _mask_tri(c, lower=True, k=-1)
     w = ew.sub_p.bind(low, _mH(low))
     if _is_complex(x):
-        diag = _mask_tri(_mask_tri(c, lower=True), lower=False)
-        w = ew.add_p.bind(w, ew.sub_p.bind(diag, _like(_real(diag), diag)))
+        w = ew.add_p.bind(w, _i_imag_diag(c))
     dq = _mm(q, w)
     if m > k:
         dq = ew.add_p.bind(dq, ew.sub_p.bind(x1, _mm(q, c)))
