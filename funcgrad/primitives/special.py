@@ -859,8 +859,7 @@ for _p in (lgamma_p, digamma_p, polygamma_p, erfc_p):
 # built from primitives (so they differentiate further); in the shape parameters they are the
 # *_grad primitives of the next order, computed by the Taylor-series impls above.
 
-def _mul(a, b):
-    return _ew.mul_p.bind(a, b)
+_mul = _ew._mul
 
 
 def _add(a, b):
