@@ -16,6 +16,7 @@ import numpy as np
 import funcgrad.numpy as fnp
 from funcgrad import errors
 from funcgrad.numpy._util import aval_of, promote_dtypes
+from funcgrad.numpy.linalg import _prep
 from funcgrad.primitives import linalg as lp
 from funcgrad.primitives.elementwise import stop_gradient
 from funcgrad.scipy._util import promote_floats
@@ -25,11 +26,8 @@ __all__ = ["solve_triangular", "cho_factor", "cho_solve", "lu", "lu_factor", "lu
 
 
 def _matrix(op: str, a):
-    (a,) = promote_floats(op, a)
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise errors.shape_error(op, f"a of shape {a.shape} must be a (batch of) square "
-                                 "matrices.", "pass an array of shape [..., n, n].")
-    return a
+    """``a`` as a real float (batch of) square matrices, with errors naming ``op``."""
+    return _prep(op, *promote_floats(op, a), square=True)
 
 
 def _trans_flag(op: str, trans) -> bool:
